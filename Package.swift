@@ -1,0 +1,84 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "encours",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "encours", targets: ["EncoursCLI"]),
+        .executable(name: "encours-worker", targets: ["EncoursWorkerCLI"]),
+        .library(name: "EncoursPostgres", targets: ["EncoursPostgres"]),
+        .library(name: "EncoursQueue", targets: ["EncoursQueue"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // libpq, the PostgreSQL C client library (Debian: libpq-dev).
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        // A Swift wrapper over libpq; knows nothing of jobs.
+        .target(
+            name: "EncoursPostgres",
+            dependencies: ["CLibPQ"]
+        ),
+        // The numbered SQL migrations of sql/migrations, embedded in the binaries.
+        .target(
+            name: "EncoursMigrations",
+            dependencies: ["EncoursPostgres"],
+            plugins: ["EmbedMigrations"]
+        ),
+        // Build-time generator: turns every sql/migrations/*.sql file into Swift source.
+        .executableTarget(name: "EmbedMigrationsTool"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["EmbedMigrationsTool"]
+        ),
+        // The PostgreSQL job queue: enqueue, claim, leases, retries, fairness, the worker service.
+        .target(
+            name: "EncoursQueue",
+            dependencies: [
+                "EncoursPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // What the admin CLI does: tenants, enqueue, stats, checks, job inspection.
+        .target(
+            name: "EncoursAdmin",
+            dependencies: [
+                "EncoursPostgres", "EncoursQueue", "EncoursMigrations",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "EncoursCLI",
+            dependencies: [
+                "EncoursAdmin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "EncoursWorkerCLI",
+            dependencies: [
+                "EncoursQueue",
+                "EncoursAdmin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "EncoursPostgresTests", dependencies: ["EncoursPostgres"]),
+        .testTarget(
+            name: "EncoursQueueTests",
+            dependencies: ["EncoursQueue", "EncoursAdmin", "EncoursMigrations", "EncoursPostgres"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

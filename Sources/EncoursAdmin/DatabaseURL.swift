@@ -1,0 +1,10 @@
+/// Where the database is: `--database-url`, else `ENCOURS_DATABASE_URL`, else `DATABASE_URL`.
+public enum DatabaseURL {
+    /// Resolves the connection string from a flag and an environment; throws when none is set.
+    public static func resolve(flag: String?, environment: [String: String]) throws -> String {
+        for candidate in [flag, environment["ENCOURS_DATABASE_URL"], environment["DATABASE_URL"]] {
+            if let candidate, !candidate.isEmpty { return candidate }
+        }
+        throw AdminError(.configuration, "no database given: pass --database-url or set ENCOURS_DATABASE_URL (or DATABASE_URL)")
+    }
+}

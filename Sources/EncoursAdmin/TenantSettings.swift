@@ -1,0 +1,156 @@
+import Foundation
+
+/// The settings a tenant has, their defaults and their validation.
+public enum TenantSettings {
+    /// Settings kept in the settings document, with the default shown when unset (nil: none).
+    public static let documented: [(key: String, defaultValue: String?)] = [
+        ("smtp_from", nil), ("webhook_url", nil), ("webhook_secret", nil),
+        ("penalty_margin_points", "10"), ("recovery_indemnity", "40.00"), ("alert_email", nil),
+        ("holidays", "fr"), ("escalation_policy", nil),
+        ("dunning_schedule", nil), ("risk_schedule", nil), ("disputes_schedule", nil),
+    ]
+
+    /// Every key `tenant set` accepts (plus `recovery_indemnity_<currency>`).
+    public static let keys: [String] = ["name", "currency", "locale", "timezone", "max_concurrent_jobs"] + documented.map(\.key)
+
+    /// Values never printed back in clear.
+    public static let secretKeys: Set<String> = ["webhook_secret"]
+
+    static func isNoCap(_ value: String) -> Bool { ["none", "unlimited", ""].contains(value.lowercased()) }
+
+    static func validateSlug(_ slug: String) throws {
+        let valid = slug.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil
+        guard valid else {
+            throw AdminError(.invalidInput, "invalid tenant slug \"\(slug)\": use lowercase letters, digits, - and _ (at most 63)")
+        }
+    }
+
+    /// What is stored for a value (amounts normalized to two decimals).
+    static func normalized(key: String, value: String) -> String {
+        if key.hasPrefix("recovery_indemnity"), let cents = parseAmountCents(value) {
+            return String(format: "%lld.%02lld", cents / 100, cents % 100)
+        }
+        return value
+    }
+
+    /// Throws a one-line error naming the key and value when the value does not fit the key.
+    public static func validate(key: String, value: String) throws {
+        func bad(_ why: String) -> AdminError { AdminError(.invalidInput, "invalid value \"\(value)\" for \(key): \(why)") }
+        switch key {
+        case "name":
+            guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw bad("must not be empty") }
+        case "currency":
+            guard value.range(of: "^[A-Z]{3}$", options: .regularExpression) != nil else {
+                throw bad("expected an ISO 4217 code such as EUR")
+            }
+        case "locale":
+            guard value == "fr" || value == "en" else { throw bad("expected fr or en") }
+        case "timezone":
+            guard TimeZone(identifier: value) != nil else { throw bad("not a known time zone (e.g. Europe/Paris)") }
+        case "max_concurrent_jobs":
+            guard isNoCap(value) || (Int(value).map { $0 > 0 } ?? false) else {
+                throw bad("expected a positive whole number, or none")
+            }
+        case "smtp_from", "alert_email":
+            guard value.range(of: "^[^@\\s<>]+@[^@\\s<>]+\\.[^@\\s<>]+$", options: .regularExpression) != nil else {
+                throw bad("expected an email address")
+            }
+        case "webhook_url":
+            guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw bad("expected an http:// or https:// URL")
+            }
+        case "webhook_secret":
+            guard value.count >= 16 else { throw bad("use at least 16 characters") }
+        case "penalty_margin_points":
+            guard value.range(of: "^[0-9]{1,2}(\\.[0-9]{1,2})?$", options: .regularExpression) != nil else {
+                throw bad("expected percentage points such as 10 or 8.5")
+            }
+        case "holidays":
+            guard ["fr", "fr-alsace-moselle", "none"].contains(value) else {
+                throw bad("expected fr, fr-alsace-moselle or none")
+            }
+        case "escalation_policy":
+            try EscalationPolicyValidation.validate(value)
+        case "dunning_schedule", "risk_schedule", "disputes_schedule":
+            guard CronExpression.isValid(value) else {
+                throw bad("expected a 5-field cron expression such as \"0 7 * * 1-5\"")
+            }
+        case let key where key == "recovery_indemnity" || key.hasPrefix("recovery_indemnity_"):
+            if key != "recovery_indemnity" {
+                let currency = key.dropFirst("recovery_indemnity_".count)
+                guard currency.range(of: "^[a-z]{3}$", options: .regularExpression) != nil else {
+                    throw AdminError(.invalidInput, "unknown setting \(key): use recovery_indemnity_<currency>, e.g. recovery_indemnity_usd")
+                }
+            }
+            guard parseAmountCents(value) != nil else { throw bad("expected an amount such as 40.00") }
+        default:
+            throw AdminError(.invalidInput, "unknown setting \"\(key)\": expected one of \(keys.joined(separator: ", ")), recovery_indemnity_<currency>")
+        }
+    }
+
+    /// Parses a non-negative decimal amount with at most two decimals (`.` or `,`) into cents.
+    static func parseAmountCents(_ text: String) -> Int64? {
+        let normalized = text.replacingOccurrences(of: ",", with: ".")
+        guard normalized.range(of: "^[0-9]{1,12}(\\.[0-9]{1,2})?$", options: .regularExpression) != nil else { return nil }
+        let parts = normalized.split(separator: ".", omittingEmptySubsequences: false)
+        guard let whole = Int64(parts[0]) else { return nil }
+        var cents: Int64 = 0
+        if parts.count == 2 {
+            let fraction = parts[1].count == 1 ? parts[1] + "0" : String(parts[1])
+            cents = Int64(fraction) ?? 0
+        }
+        return whole * 100 + cents
+    }
+}
+
+/// Checks the shape of a tenant's dispute escalation policy.
+enum EscalationPolicyValidation {
+    static func validate(_ text: String) throws {
+        func bad(_ why: String) -> AdminError { AdminError(.invalidInput, "invalid escalation_policy: \(why)") }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw bad("not a JSON object")
+        }
+        guard let tiers = object["tiers"] as? [[String: Any]], !tiers.isEmpty else {
+            throw bad("expected \"tiers\": a non-empty array of {name, sla_days, notify}")
+        }
+        for (index, tier) in tiers.enumerated() {
+            guard let name = tier["name"] as? String, !name.isEmpty else { throw bad("tier \(index + 1) has no name") }
+            guard let days = tier["sla_days"] as? Int, days > 0 else {
+                throw bad("tier \(name): sla_days must be a positive whole number")
+            }
+            if let notify = tier["notify"] {
+                guard let notify = notify as? String, notify == "webhook" || notify.hasPrefix("email:") else {
+                    throw bad("tier \(name): notify must be email:ADDRESS or webhook")
+                }
+            }
+        }
+    }
+}
+
+/// A 5-field cron expression (minute hour day-of-month month day-of-week).
+public enum CronExpression {
+    static let ranges: [ClosedRange<Int>] = [0...59, 0...23, 1...31, 1...12, 0...7]
+
+    /// True when every field is `*`, a number, a range, a list or a step within its range.
+    public static func isValid(_ expression: String) -> Bool {
+        let fields = expression.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count == 5 else { return false }
+        for (field, range) in zip(fields, ranges) {
+            for part in field.split(separator: ",", omittingEmptySubsequences: false) {
+                let stepSplit = part.split(separator: "/", omittingEmptySubsequences: false)
+                guard stepSplit.count <= 2 else { return false }
+                if stepSplit.count == 2 {
+                    guard let step = Int(stepSplit[1]), step > 0 else { return false }
+                }
+                let base = stepSplit[0]
+                if base == "*" { continue }
+                let bounds = base.split(separator: "-", omittingEmptySubsequences: false)
+                guard bounds.count <= 2 else { return false }
+                let numbers = bounds.compactMap { Int($0) }
+                guard numbers.count == bounds.count, numbers.allSatisfy(range.contains) else { return false }
+                if numbers.count == 2, numbers[0] > numbers[1] { return false }
+            }
+        }
+        return true
+    }
+}

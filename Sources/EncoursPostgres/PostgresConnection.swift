@@ -1,0 +1,278 @@
+import CLibPQ
+import Foundation
+
+/// A notification received on a channel this connection listens on.
+public struct PostgresNotification: Sendable, Hashable {
+    public var channel: String
+    public var payload: String
+    public var processID: Int32
+}
+
+/// One synchronous libpq connection.
+///
+/// Every call blocks the calling thread until the server answers, so a connection is only ever used
+/// from the dedicated thread of a ``PostgresSession``; it is deliberately not `Sendable`.
+public final class PostgresConnection {
+    private var handle: OpaquePointer?
+    /// The connection string or URI this connection was opened with.
+    public let connectionString: String
+
+    /// Opens a connection from a libpq connection string or `postgresql://` URI.
+    ///
+    /// The session is set to UTC and ISO dates so timestamps decode the same way everywhere.
+    public init(connectionString: String) throws {
+        self.connectionString = connectionString
+        // Validate the string first so a malformed URL gets libpq's parse error, not a connect attempt.
+        var parseError: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(connectionString, &parseError) {
+            PQconninfoFree(options)
+        } else {
+            let message = parseError.map { String(cString: $0) } ?? "invalid connection string"
+            if let parseError { PQfreemem(parseError) }
+            throw PostgresError(code: .connectionFailed, message: "invalid database URL: \(Self.oneLine(message))")
+        }
+        handle = PQconnectdb(connectionString)
+        guard let handle, PQstatus(handle) == CONNECTION_OK else {
+            let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            if let handle { PQfinish(handle) }
+            self.handle = nil
+            throw PostgresError(code: .connectionFailed, message: "cannot connect to PostgreSQL: \(Self.oneLine(message))")
+        }
+        // Server notices (e.g. "already exists, skipping") are not errors; keep them off stderr.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        try execute("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'")
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Closes the connection; later calls fail with `connectionLost`.
+    public func close() {
+        if let handle { PQfinish(handle) }
+        handle = nil
+    }
+
+    /// True while libpq considers the connection usable.
+    public var isHealthy: Bool {
+        guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// The backend's process id (useful to tell connections apart in `pg_stat_activity`).
+    public var backendProcessID: Int32 {
+        handle.map { PQbackendPID($0) } ?? 0
+    }
+
+    private func liveHandle() throws -> OpaquePointer {
+        guard let handle else {
+            throw PostgresError(code: .connectionLost, message: "the PostgreSQL connection is closed")
+        }
+        return handle
+    }
+
+    // MARK: Statements
+
+    /// Runs one parameterized statement (extended protocol, text-format values) and returns its result.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [PostgresEncodable?] = []) throws -> PostgresResult {
+        let handle = try liveHandle()
+        let texts = parameters.map { $0?.postgresText }
+        let result = Self.withCStrings(texts) { pointers in
+            PQexecParams(handle, sql, Int32(pointers.count), nil, pointers, nil, nil, 0)
+        }
+        return try checked(result, sql: sql)
+    }
+
+    /// Runs one or more statements without parameters (simple protocol), as for migrations.
+    public func execute(_ sql: String) throws {
+        let handle = try liveHandle()
+        // PQexec returns the last result only; errors abort the rest, which is what a script wants.
+        let result = PQexec(handle, sql)
+        _ = try checked(result, sql: sql)
+    }
+
+    /// Prepares a named statement on this connection.
+    public func prepare(name: String, sql: String) throws {
+        let handle = try liveHandle()
+        let result = PQprepare(handle, name, sql, 0, nil)
+        _ = try checked(result, sql: sql)
+    }
+
+    /// Runs a statement prepared with ``prepare(name:sql:)``.
+    @discardableResult
+    public func queryPrepared(name: String, _ parameters: [PostgresEncodable?]) throws -> PostgresResult {
+        let handle = try liveHandle()
+        let texts = parameters.map { $0?.postgresText }
+        let result = Self.withCStrings(texts) { pointers in
+            PQexecPrepared(handle, name, Int32(pointers.count), pointers, nil, nil, 0)
+        }
+        return try checked(result, sql: name)
+    }
+
+    /// Runs `body` inside `BEGIN`/`COMMIT`, rolling back if it throws.
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body(self)
+            try execute("COMMIT")
+            return value
+        } catch {
+            if isHealthy { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    // MARK: COPY
+
+    /// Streams rows into `COPY ... FROM STDIN` (text format); `chunks` yields already-encoded lines.
+    /// Returns the number of rows copied.
+    @discardableResult
+    public func copyIn(_ sql: String, chunks: some Sequence<String>) throws -> Int {
+        let handle = try liveHandle()
+        let start = PQexec(handle, sql)
+        guard PQresultStatus(start) == PGRES_COPY_IN else {
+            _ = try checked(start, sql: sql)
+            throw PostgresError(code: .client, message: "COPY did not start", query: sql)
+        }
+        PQclear(start)
+        for chunk in chunks {
+            var chunk = chunk
+            let sent = chunk.withUTF8 { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
+            }
+            guard sent == 1 else {
+                PQputCopyEnd(handle, "client failed to send data")
+                throw PostgresError(code: .client, message: "COPY failed: \(Self.oneLine(String(cString: PQerrorMessage(handle))))", query: sql)
+            }
+        }
+        guard PQputCopyEnd(handle, nil) == 1 else {
+            throw PostgresError(code: .client, message: "COPY failed: \(Self.oneLine(String(cString: PQerrorMessage(handle))))", query: sql)
+        }
+        let result = try checked(PQgetResult(handle), sql: sql)
+        while let extra = PQgetResult(handle) { PQclear(extra) }
+        return result.affectedRows
+    }
+
+    /// Escapes a line for COPY text format (backslash, tab, newline, carriage return).
+    public static func copyEscape(_ value: String?) -> String {
+        guard let value else { return "\\N" }
+        if !value.utf8.contains(where: { $0 == 92 || $0 == 9 || $0 == 10 || $0 == 13 }) { return value }
+        var out = ""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    // MARK: LISTEN/NOTIFY
+
+    /// Starts listening on `channel`.
+    public func listen(_ channel: String) throws {
+        try execute("LISTEN \(Self.quoteIdentifier(channel))")
+    }
+
+    /// Returns pending notifications, waiting up to `timeout` for the first one if none is pending.
+    public func waitForNotifications(timeout: Duration) throws -> [PostgresNotification] {
+        let handle = try liveHandle()
+        var notes = try drainNotifications(handle)
+        if !notes.isEmpty { return notes }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else {
+            throw PostgresError(code: .connectionLost, message: "the PostgreSQL connection has no socket")
+        }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ready = poll(&descriptor, 1, milliseconds)
+        if ready < 0, errno != EINTR {
+            throw PostgresError(code: .connectionLost, message: "poll failed: \(String(cString: strerror(errno)))")
+        }
+        if ready > 0 { notes = try drainNotifications(handle) }
+        return notes
+    }
+
+    private func drainNotifications(_ handle: OpaquePointer) throws -> [PostgresNotification] {
+        guard PQconsumeInput(handle) == 1 else {
+            throw PostgresError(code: .connectionLost, message: "lost the PostgreSQL connection: \(Self.oneLine(String(cString: PQerrorMessage(handle))))")
+        }
+        var notes: [PostgresNotification] = []
+        while let note = PQnotifies(handle) {
+            notes.append(PostgresNotification(
+                channel: String(cString: note.pointee.relname),
+                payload: String(cString: note.pointee.extra),
+                processID: note.pointee.be_pid))
+            PQfreemem(note)
+        }
+        return notes
+    }
+
+    /// A handle another thread can use to cancel the statement this connection is running.
+    public func makeCancelHandle() -> PostgresCancelHandle? {
+        guard let handle, let cancel = PQgetCancel(handle) else { return nil }
+        return PostgresCancelHandle(cancel)
+    }
+
+    // MARK: Helpers
+
+    /// Quotes an SQL identifier (for LISTEN channels and schema names, never for values).
+    public static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    private func checked(_ result: OpaquePointer?, sql: String) throws -> PostgresResult {
+        guard let result else {
+            let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "no connection"
+            throw PostgresError(code: isHealthy ? .client : .connectionLost, message: Self.oneLine(message), query: sql)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_COPY_IN:
+            return PostgresResult(result)
+        default:
+            func field(_ code: Character) -> String? {
+                guard let value = PQresultErrorField(result, Int32(code.asciiValue ?? 0)) else { return nil }
+                return String(cString: value)
+            }
+            let sqlState = field("C")
+            let primary = field("M") ?? String(cString: PQresultErrorMessage(result))
+            let detail = field("D")
+            PQclear(result)
+            let lost = !isHealthy
+            throw PostgresError(
+                code: lost ? .connectionLost : .server, message: Self.oneLine(primary),
+                sqlState: sqlState, detail: detail.map(Self.oneLine), query: sql)
+        }
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    private static func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+        var storage: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+        defer { for pointer in storage { free(pointer) } }
+        return storage.withUnsafeMutableBufferPointer { buffer in
+            body(buffer.map { $0.map { UnsafePointer($0) } })
+        }
+    }
+}
+
+/// Cancels the statement running on a connection, from any thread.
+public final class PostgresCancelHandle: @unchecked Sendable {
+    private let cancel: OpaquePointer
+    init(_ cancel: OpaquePointer) { self.cancel = cancel }
+    deinit { PQfreeCancel(cancel) }
+
+    /// Asks the server to cancel the current statement; returns false if the request could not be sent.
+    @discardableResult
+    public func cancelStatement() -> Bool {
+        var buffer = [CChar](repeating: 0, count: 256)
+        return PQcancel(cancel, &buffer, Int32(buffer.count)) == 1
+    }
+}

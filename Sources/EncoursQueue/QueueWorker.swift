@@ -1,0 +1,424 @@
+import EncoursPostgres
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A queue worker: claims jobs in batches, runs them with their handlers, and keeps the queue healthy.
+///
+/// It is a `Service`: `run()` returns when the worker has drained (`drain`) or, after a graceful
+/// shutdown request (SIGTERM/SIGINT through a `ServiceGroup`), once its running jobs finished or
+/// were released at the end of the grace period. Every libpq call runs on a dedicated thread.
+public final class QueueWorker: Service, Sendable {
+    /// Why a running job is being stopped.
+    enum StopReason: Sendable {
+        case cancelRequested, shutdown, leaseLost
+    }
+
+    /// A job this worker is running.
+    final class RunningJob: Sendable {
+        let attempt: Int
+        let stopSignal = WakeSignal()
+        let stopReason = Mutex<StopReason?>(nil)
+        init(attempt: Int) { self.attempt = attempt }
+
+        func stop(_ reason: StopReason) {
+            let first = stopReason.withLock { current -> Bool in
+                guard current == nil else { return false }
+                current = reason
+                return true
+            }
+            if first { stopSignal.signal() }
+        }
+    }
+
+    public let configuration: WorkerConfiguration
+    private let handlers: [String: any JobHandler]
+    private let kinds: [String]
+    private let logger: Logger
+    private let pool: PostgresPool
+    private let claimSession: PostgresSession
+    private let controlSession: PostgresSession
+    private let completionSession: PostgresSession
+    private let listenSession: PostgresSession
+    private let timings: LeaseTimings
+
+    private let running = Mutex<[Int64: RunningJob]>([:])
+    private let pendingRecords = Mutex<[WorkerStatements.Record]>([])
+    private let fetchWake = WakeSignal()
+    private let idleWake = WakeSignal()
+    private let completionWake = WakeSignal()
+    private let stopping = Atomic<Bool>(false)
+
+    /// Creates a worker for the given handlers; only their kinds (filtered by `configuration.kinds`) are claimed.
+    public init(connectionString: String, configuration: WorkerConfiguration, handlers: [any JobHandler], logger: Logger) {
+        self.configuration = configuration
+        var byKind: [String: any JobHandler] = [:]
+        for handler in handlers { byKind[handler.kind] = handler }
+        self.handlers = byKind
+        let handled = byKind.keys.sorted()
+        self.kinds = configuration.kinds.map { wanted in handled.filter(wanted.contains) } ?? handled
+        var logger = logger
+        logger[metadataKey: "worker.id"] = "\(configuration.workerID)"
+        self.logger = logger
+        self.timings = LeaseTimings(lease: configuration.lease)
+        self.pool = PostgresPool(connectionString: connectionString, size: configuration.handlerConnections, name: "encours-handler")
+        self.claimSession = PostgresSession(connectionString: connectionString, name: "encours-claim")
+        self.controlSession = PostgresSession(connectionString: connectionString, name: "encours-control")
+        self.completionSession = PostgresSession(connectionString: connectionString, name: "encours-complete")
+        self.listenSession = PostgresSession(connectionString: connectionString, name: "encours-listen")
+    }
+
+    /// Jobs running right now.
+    public var runningCount: Int { running.withLock { $0.count } }
+
+    public func run() async throws {
+        let configuration = self.configuration
+        let kinds = self.kinds
+        try await controlSession.withConnection { try WorkerStatements.register(configuration, kinds: kinds, on: $0) }
+        logger.info("worker started", metadata: [
+            "concurrency": "\(configuration.concurrency)", "kinds": "\(kinds.joined(separator: ","))",
+            "listen": "\(configuration.listen)", "lease_seconds": "\(WorkerStatements.seconds(configuration.lease))",
+        ])
+
+        await withTaskGroup(of: Void.self) { background in
+            if configuration.listen { background.addTask { await self.listenLoop() } }
+            background.addTask { await self.heartbeatLoop() }
+            background.addTask { await self.maintenanceLoop() }
+            background.addTask { await self.completionLoop() }
+
+            await withGracefulShutdownHandler {
+                await self.fetchAndRun()
+            } onGracefulShutdown: {
+                self.beginShutdown()
+            }
+            // The completion loop flushes what is left once cancelled.
+            background.cancelAll()
+        }
+
+        try? await controlSession.withConnection { try WorkerStatements.unregister(workerID: configuration.workerID, on: $0) }
+        await claimSession.close()
+        await controlSession.close()
+        await completionSession.close()
+        await listenSession.close()
+        await pool.close()
+        logger.info("worker stopped")
+    }
+
+    /// Stops claiming; running jobs get the grace period to finish.
+    public func beginShutdown() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        fetchWake.signal()
+    }
+
+    // MARK: Fetching and running
+
+    private func fetchAndRun() async {
+        let configuration = self.configuration
+        await withDiscardingTaskGroup { group in
+            var cursor: Int64 = 0
+            var consecutiveFailures = 0
+            while !stopping.load(ordering: .sequentiallyConsistent) {
+                let free = configuration.concurrency - runningCount
+                if free <= 0 {
+                    await fetchWake.wait(timeout: configuration.pollInterval)
+                    continue
+                }
+                let requested = min(free, configuration.batchSize)
+                let jobs: [Job]
+                do {
+                    jobs = try await claim(limit: requested, cursor: cursor)
+                    consecutiveFailures = 0
+                } catch {
+                    consecutiveFailures += 1
+                    logger.error("claim failed", metadata: ["error": "\(error)"])
+                    await fetchWake.wait(timeout: .milliseconds(min(5000, 100 << min(consecutiveFailures, 6))))
+                    continue
+                }
+                for job in jobs {
+                    let entry = RunningJob(attempt: job.attempt)
+                    running.withLock { $0[job.id] = entry }
+                    group.addTask { await self.execute(job, entry: entry) }
+                }
+                cursor = Self.nextCursor(after: cursor, claimedTenants: jobs.map(\.tenantID))
+                if jobs.count == requested { continue }
+                if configuration.drain, jobs.isEmpty, runningCount == 0 {
+                    let more = try? await claimSession.withConnection { [kinds] in
+                        try WorkerStatements.hasClaimableWork(
+                            tenantIDs: configuration.tenantIDs, excludedTenantIDs: configuration.excludedTenantIDs,
+                            kinds: kinds, on: $0)
+                    }
+                    if more == false {
+                        logger.info("drained: no job left to take")
+                        break
+                    }
+                }
+                await fetchWake.wait(timeout: configuration.pollInterval)
+            }
+            await finishRunningJobs()
+        }
+    }
+
+    /// The tenant cursor for the next claim: claims rotate through tenants in id order.
+    static func nextCursor(after cursor: Int64, claimedTenants: [Int64]) -> Int64 {
+        guard !claimedTenants.isEmpty else { return cursor }
+        // The claim lists tenants after the cursor first, then wraps to those at or before it.
+        if let wrapped = claimedTenants.filter({ $0 <= cursor }).max() { return wrapped }
+        return claimedTenants.max() ?? cursor
+    }
+
+    private func claim(limit: Int, cursor: Int64) async throws -> [Job] {
+        let configuration = self.configuration
+        let kinds = self.kinds
+        return try await claimSession.withConnection {
+            try WorkerStatements.claim(
+                workerID: configuration.workerID, limit: limit, lease: configuration.lease, cursor: cursor,
+                tenantIDs: configuration.tenantIDs, excludedTenantIDs: configuration.excludedTenantIDs,
+                kinds: kinds, on: $0)
+        }
+    }
+
+    /// After shutdown was asked: wait up to the grace period, then stop what still runs.
+    private func finishRunningJobs() async {
+        guard runningCount > 0 else { return }
+        logger.info("waiting for running jobs", metadata: ["running": "\(runningCount)"])
+        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
+        while runningCount > 0, ContinuousClock.now < deadline {
+            await idleWake.wait(timeout: deadline - ContinuousClock.now)
+        }
+        let left = running.withLock { Array($0.values) }
+        if !left.isEmpty {
+            logger.warning("grace period over: releasing running jobs", metadata: ["running": "\(left.count)"])
+            for job in left { job.stop(.shutdown) }
+        }
+    }
+
+    private enum AttemptEvent: Sendable {
+        case finished(Result<Void, any Error>)
+        case stopRequested
+    }
+
+    private func execute(_ job: Job, entry: RunningJob) async {
+        var jobLogger = logger
+        jobLogger[metadataKey: "job.id"] = "\(job.id)"
+        jobLogger[metadataKey: "job.kind"] = "\(job.kind)"
+        jobLogger[metadataKey: "tenant.id"] = "\(job.tenantID)"
+        let context = JobContext(job: job, logger: jobLogger, pool: pool)
+        let handler = handlers[job.kind]
+        let started = ContinuousClock.now
+
+        let result: Result<Void, any Error> = await withTaskGroup(of: AttemptEvent.self) { group in
+            group.addTask {
+                do {
+                    guard let handler else { throw QueueError(.invalidInput, "no handler for kind \(job.kind)") }
+                    try await handler.handle(context)
+                    return .finished(.success(()))
+                } catch {
+                    return .finished(.failure(error))
+                }
+            }
+            group.addTask {
+                await entry.stopSignal.wait()
+                return .stopRequested
+            }
+            var outcome: Result<Void, any Error> = .success(())
+            while let event = await group.next() {
+                switch event {
+                case .finished(let result):
+                    outcome = result
+                    group.cancelAll()
+                case .stopRequested:
+                    group.cancelAll()
+                }
+            }
+            return outcome
+        }
+
+        let reason = entry.stopReason.withLock { $0 }
+        let outcome: AttemptOutcome
+        switch (result, reason) {
+        case (.success, _): outcome = .succeeded
+        case (.failure, .cancelRequested?): outcome = .cancelled
+        case (.failure, .shutdown?): outcome = .released
+        case (.failure(let error), _): outcome = .failed(Self.describe(error))
+        }
+        let resolution = AttemptResolution.resolve(
+            outcome: outcome, attempt: job.attempt, maxAttempts: job.maxAttempts,
+            policy: configuration.retryPolicy, unitRandom: Double.random(in: 0..<1))
+        let elapsed = ContinuousClock.now - started
+        switch outcome {
+        case .succeeded:
+            jobLogger.debug("job completed", metadata: ["duration_ms": "\(elapsed.milliseconds)"])
+        case .failed(let message):
+            jobLogger.warning("job failed", metadata: [
+                "error": "\(message)", "attempt": "\(job.attempt)", "next_state": "\(resolution.state.rawValue)",
+            ])
+        case .cancelled:
+            jobLogger.info("job cancelled")
+        case .released:
+            jobLogger.info("job released at shutdown")
+        }
+        if reason != .leaseLost {
+            pendingRecords.withLock { $0.append(.init(jobID: job.id, attempt: job.attempt, resolution: resolution)) }
+            completionWake.signal()
+        }
+        let left = running.withLock { running -> Int in
+            running[job.id] = nil
+            return running.count
+        }
+        if configuration.concurrency - left >= max(1, min(configuration.batchSize, configuration.concurrency) / 2) {
+            fetchWake.signal()
+        }
+        if left == 0 { idleWake.signal() }
+    }
+
+    /// One line, at most 2,000 characters: what is kept on the job for the attempt.
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+        return text.count > 2000 ? String(text.prefix(2000)) + "…" : text
+    }
+
+    // MARK: Completion
+
+    /// Writes attempts' ends in batches: whatever accumulated while the previous write ran.
+    private func completionLoop() async {
+        var failures = 0
+        while true {
+            let cancelled = Task.isCancelled
+            if !cancelled { await completionWake.wait(timeout: .milliseconds(100)) }
+            let batch = pendingRecords.withLock { records in
+                defer { records.removeAll(keepingCapacity: true) }
+                return records
+            }
+            if batch.isEmpty {
+                if Task.isCancelled { return }
+                continue
+            }
+            do {
+                let madeAvailable = try await completionSession.withConnection { connection in
+                    let count = try WorkerStatements.record(batch, on: connection)
+                    if count > 0 { try connection.query("SELECT pg_notify('encours_jobs', '')") }
+                    return count
+                }
+                _ = madeAvailable
+                failures = 0
+            } catch {
+                failures += 1
+                logger.error("recording job results failed", metadata: ["error": "\(error)", "jobs": "\(batch.count)"])
+                pendingRecords.withLock { $0.insert(contentsOf: batch, at: 0) }
+                // Once shutting down, give up after a few tries: the leases will lapse and the jobs be rescued.
+                if Task.isCancelled, failures >= 3 { return }
+                try? await Task.sleep(for: .milliseconds(200 * min(failures, 10)))
+            }
+        }
+    }
+
+    // MARK: Listening
+
+    private func listenLoop() async {
+        while !Task.isCancelled {
+            do {
+                try await listenSession.withConnection { connection in
+                    try connection.listen("encours_jobs")
+                    try connection.listen("encours_control")
+                }
+                fetchWake.signal()  // anything enqueued while we were not listening
+                while !Task.isCancelled {
+                    let notes = try await listenSession.withConnection {
+                        try $0.waitForNotifications(timeout: .milliseconds(250))
+                    }
+                    for note in notes { handle(note) }
+                }
+            } catch {
+                logger.warning("listen connection failed; polling until it is back", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func handle(_ note: PostgresNotification) {
+        switch note.channel {
+        case "encours_jobs":
+            fetchWake.signal()
+        case "encours_control":
+            if note.payload.hasPrefix("cancel:"), let id = Int64(note.payload.dropFirst("cancel:".count)) {
+                running.withLock { $0[id] }?.stop(.cancelRequested)
+            }
+        default:
+            break
+        }
+    }
+
+    // MARK: Heartbeats and maintenance
+
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: timings.heartbeatInterval)
+            if Task.isCancelled { return }
+            let before = running.withLock { $0 }
+            let configuration = self.configuration
+            do {
+                let ids = Array(before.keys)
+                let leased = try await controlSession.withConnection {
+                    try WorkerStatements.heartbeat(workerID: configuration.workerID, jobIDs: ids, lease: configuration.lease, on: $0)
+                }
+                for (id, entry) in before {
+                    if let cancelRequested = leased[id] {
+                        if cancelRequested { entry.stop(.cancelRequested) }
+                    } else if running.withLock({ $0[id] === entry }) {
+                        logger.warning("lost the lease of a running job; stopping it", metadata: ["job.id": "\(id)"])
+                        entry.stop(.leaseLost)
+                    }
+                }
+            } catch {
+                logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func maintenanceLoop() async {
+        let configuration = self.configuration
+        let tick = min(configuration.promotionInterval, timings.rescueInterval)
+        var lastRescue = ContinuousClock.now
+        var lastPrune = ContinuousClock.now - configuration.pruneInterval
+        let leaderTTL = max(configuration.pruneInterval * 3, .seconds(10))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: tick)
+            if Task.isCancelled { return }
+            let now = ContinuousClock.now
+            let rescue = now - lastRescue >= timings.rescueInterval
+            let prune = now - lastPrune >= configuration.pruneInterval
+            if rescue { lastRescue = now }
+            if prune { lastPrune = now }
+            do {
+                let (promoted, rescued, pruned) = try await controlSession.withConnection { connection -> (Int, Int, Int) in
+                    let promoted = try WorkerStatements.promoteDue(limit: 10_000, on: connection)
+                    let rescued = rescue ? try WorkerStatements.rescueExpired(limit: 10_000, on: connection) : 0
+                    if promoted + rescued > 0 { try connection.query("SELECT pg_notify('encours_jobs', '')") }
+                    var pruned = 0
+                    if prune, try WorkerStatements.elect(role: "maintenance", workerID: configuration.workerID, ttl: leaderTTL, on: connection) {
+                        var batch = 0
+                        repeat {
+                            batch = try WorkerStatements.prune(
+                                completed: configuration.completedRetention, discarded: configuration.discardedRetention,
+                                limit: 10_000, on: connection)
+                            pruned += batch
+                        } while batch == 10_000
+                        try WorkerStatements.removeStaleWorkers(olderThan: max(configuration.lease * 4, .seconds(120)), on: connection)
+                    }
+                    return (promoted, rescued, pruned)
+                }
+                if promoted > 0 { fetchWake.signal() }
+                if rescued > 0 { logger.warning("rescued jobs whose lease lapsed", metadata: ["count": "\(rescued)"]) }
+                if pruned > 0 { logger.info("pruned finished jobs", metadata: ["count": "\(pruned)"]) }
+            } catch {
+                logger.error("maintenance failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import EncoursAdmin
+import EncoursPostgres
+import EncoursQueue
+import Foundation
+import Logging
+import ServiceLifecycle
+
+@main
+struct EncoursWorker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encours-worker",
+        abstract: "Runs Encours jobs from the PostgreSQL queue until SIGTERM/SIGINT (or, with --drain, until none is left).")
+
+    @Option(name: .customLong("database-url"), help: "libpq connection string or URI (default: $ENCOURS_DATABASE_URL, then $DATABASE_URL).")
+    var databaseURL: String?
+    @Option(help: "Jobs run at once.") var concurrency = 10
+    @Option(help: "Only these tenants (comma-separated slugs).") var tenants: String?
+    @Option(name: .customLong("exclude-tenants"), help: "Never these tenants (comma-separated slugs).") var excludeTenants: String?
+    @Option(help: "Only these job kinds (comma-separated).") var kinds: String?
+    @Option(name: .customLong("metrics-port"), help: "Serve Prometheus /metrics and /healthz on this port (not yet available).")
+    var metricsPort: Int?
+    @Flag(name: .customLong("no-listen"), help: "Poll only, without LISTEN/NOTIFY (for PgBouncer transaction pooling).")
+    var noListen = false
+    @Flag(help: "Exit 0 once no job this worker may take is available or running.") var drain = false
+    @Option(name: .customLong("log-format"), help: "text or json.") var logFormat = "text"
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
+    @Option(name: .customLong("batch-size"), help: "Most jobs claimed per round trip.") var batchSize = 100
+    @Option(name: .customLong("lease-seconds"), help: "Lease of a claimed job; heartbeats every third of it.") var leaseSeconds = 30.0
+    @Option(name: .customLong("poll-interval-ms"), help: "Polling interval (default 1000 with LISTEN, 200 without).")
+    var pollIntervalMilliseconds: Int?
+    @Option(name: .customLong("shutdown-grace-seconds"), help: "Time running jobs get to finish after SIGTERM.")
+    var shutdownGraceSeconds = 30.0
+    @Option(name: .customLong("retry-base-seconds"), help: "Backoff after the first failed attempt (doubles each time, ±10% jitter).")
+    var retryBaseSeconds = 15.0
+    @Option(name: .customLong("retention-completed-seconds"), help: "Completed and cancelled jobs are pruned after this age.")
+    var retentionCompletedSeconds = 86_400.0
+    @Option(name: .customLong("retention-discarded-seconds"), help: "Discarded jobs are pruned after this age.")
+    var retentionDiscardedSeconds = 604_800.0
+
+    func validate() throws {
+        guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json, not \(logFormat)") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard leaseSeconds >= 0.3 else { throw ValidationError("--lease-seconds must be at least 0.3") }
+        if let kinds {
+            for kind in Self.split(kinds) where !JobCatalog.kinds.contains(kind) {
+                throw ValidationError("unknown job kind \"\(kind)\" in --kinds: expected \(JobCatalog.kinds.joined(separator: ", "))")
+            }
+        }
+        if metricsPort != nil {
+            throw ValidationError("--metrics-port is not available in this build yet")
+        }
+    }
+
+    static func split(_ list: String) -> [String] {
+        list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func run() async throws {
+        LogSetup.bootstrap(format: logFormat, level: Logger.Level(rawValue: logLevel) ?? .info)
+        let logger = Logger(label: "encours.worker")
+        let url: String
+        let tenantIDs: [Int64]?
+        let excludedIDs: [Int64]?
+        do {
+            url = try DatabaseURL.resolve(flag: databaseURL, environment: ProcessInfo.processInfo.environment)
+            let session = PostgresSession(connectionString: url, name: "encours-startup")
+            let (included, excluded) = (tenants.map(Self.split), excludeTenants.map(Self.split))
+            (tenantIDs, excludedIDs) = try await session.withConnection { connection in
+                (try included?.map { try TenantStore.find(slug: $0, on: connection).id },
+                 try excluded?.map { try TenantStore.find(slug: $0, on: connection).id })
+            }
+            await session.close()
+        } catch {
+            FileHandle.standardError.write(Data("encours-worker: \(AdminError.userMessage(for: error))\n".utf8))
+            throw ExitCode(1)
+        }
+
+        let configuration = WorkerConfiguration(
+            concurrency: concurrency,
+            batchSize: batchSize,
+            lease: .milliseconds(Int64(leaseSeconds * 1000)),
+            pollInterval: pollIntervalMilliseconds.map { .milliseconds($0) },
+            listen: !noListen,
+            drain: drain,
+            tenantIDs: tenantIDs,
+            excludedTenantIDs: excludedIDs,
+            kinds: kinds.map(Self.split),
+            retryPolicy: RetryPolicy(base: .milliseconds(Int64(retryBaseSeconds * 1000))),
+            shutdownGracePeriod: .milliseconds(Int64(shutdownGraceSeconds * 1000)),
+            completedRetention: .milliseconds(Int64(retentionCompletedSeconds * 1000)),
+            discardedRetention: .milliseconds(Int64(retentionDiscardedSeconds * 1000)))
+        let worker = QueueWorker(connectionString: url, configuration: configuration, handlers: JobCatalog.handlers(), logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
