@@ -74,10 +74,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "EncoursPostgresTests", dependencies: ["EncoursPostgres"]),
+        // Test helpers: a fresh migrated database per test, running the built binaries.
+        .target(
+            name: "EncoursTestSupport",
+            dependencies: ["EncoursPostgres", "EncoursMigrations"]
+        ),
+        .testTarget(name: "EncoursPostgresTests", dependencies: ["EncoursPostgres", "EncoursTestSupport"]),
         .testTarget(
             name: "EncoursQueueTests",
-            dependencies: ["EncoursQueue", "EncoursAdmin", "EncoursMigrations", "EncoursPostgres"]
+            dependencies: [
+                "EncoursQueue", "EncoursAdmin", "EncoursMigrations", "EncoursPostgres", "EncoursTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

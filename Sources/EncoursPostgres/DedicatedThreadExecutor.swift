@@ -11,10 +11,19 @@ public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable 
 
     /// Starts the thread; `name` shows in debuggers and `top -H`.
     public init(name: String) {
-        let thread = Thread { [self] in self.runLoop() }
-        thread.name = name
+        let thread = Thread { [self] in
+            Thread.current.threadDictionary[Self.nameKey] = name
+            self.runLoop()
+        }
         thread.stackSize = 1 << 22
         thread.start()
+    }
+
+    private static let nameKey = "encours.executor.name"
+
+    /// The name given to ``init(name:)`` when called on an executor's thread; nil on any other thread.
+    public static func currentExecutorName() -> String? {
+        Thread.current.threadDictionary[nameKey] as? String
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {

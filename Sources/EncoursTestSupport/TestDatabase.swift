@@ -1,0 +1,132 @@
+import EncoursMigrations
+import EncoursPostgres
+import Foundation
+
+/// A throwaway database for one test, cloned from a migrated template.
+///
+/// The server comes from `ENCOURS_TEST_ADMIN_URL` (a superuser URL to any database, which
+/// `scripts/test` sets after starting its own cluster).
+public struct TestDatabase: Sendable {
+    /// Connection URL of this test's database.
+    public let url: String
+    /// Its name.
+    public let name: String
+
+    /// The admin URL from the environment, or a clear failure.
+    public static func adminURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["ENCOURS_TEST_ADMIN_URL"], !url.isEmpty else {
+            throw PostgresError(code: .connectionFailed, message: "ENCOURS_TEST_ADMIN_URL is not set: run the tests with scripts/test")
+        }
+        return url
+    }
+
+    /// Replaces the database name in a `postgresql://` URL.
+    public static func url(_ base: String, database: String) -> String {
+        guard let slash = base.range(of: "/", options: .backwards), base[..<slash.lowerBound].contains("@") || base.hasPrefix("postgres") else {
+            return base + " dbname=\(database)"
+        }
+        let query = base[slash.upperBound...].firstIndex(of: "?").map { String(base[$0...]) } ?? ""
+        return String(base[..<slash.upperBound]) + database + query
+    }
+
+    /// Creates a fresh migrated database, runs `body`, then drops it.
+    public static func with<T: Sendable>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+        let database = try await create()
+        do {
+            let value = try await body(database)
+            try await database.drop()
+            return value
+        } catch {
+            try? await database.drop()
+            throw error
+        }
+    }
+
+    static func create() async throws -> TestDatabase {
+        let admin = try adminURL()
+        let template = try await Template.shared.name(adminURL: admin)
+        let name = "encours_test_\(ProcessInfo.processInfo.processIdentifier)_\(UInt32.random(in: 0..<UInt32.max))"
+        let session = PostgresSession(connectionString: admin, name: "test-admin")
+        try await session.withConnection { connection in
+            try connection.execute("CREATE DATABASE \(PostgresConnection.quoteIdentifier(name)) TEMPLATE \(PostgresConnection.quoteIdentifier(template))")
+        }
+        await session.close()
+        return TestDatabase(url: url(admin, database: name), name: name)
+    }
+
+    func drop() async throws {
+        let session = PostgresSession(connectionString: try Self.adminURL(), name: "test-admin")
+        let name = self.name
+        try await session.withConnection { connection in
+            try connection.execute("DROP DATABASE IF EXISTS \(PostgresConnection.quoteIdentifier(name)) WITH (FORCE)")
+        }
+        await session.close()
+    }
+
+    /// A new session on this database.
+    public func session(name: String = "test") -> PostgresSession {
+        PostgresSession(connectionString: url, name: name)
+    }
+
+    /// Runs `body` on a fresh connection to this database.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        let session = session()
+        do {
+            let value = try await session.withConnection(body)
+            await session.close()
+            return value
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
+    /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+    public func waitUntil(
+        timeout: Duration = .seconds(30), _ condition: @escaping @Sendable (PostgresConnection) throws -> Bool
+    ) async throws -> Bool {
+        let session = session(name: "test-poll")
+        let deadline = ContinuousClock.now + timeout
+        var held = false
+        do {
+            held = try await session.withConnection(condition)
+            while !held, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                held = try await session.withConnection(condition)
+            }
+        } catch {
+            await session.close()
+            throw error
+        }
+        await session.close()
+        return held
+    }
+}
+
+/// The migrated template database, created once per test process.
+actor Template {
+    static let shared = Template()
+    /// The one creation, shared by every test that asks while it runs (actor calls interleave at awaits).
+    private var creation: Task<String, any Error>?
+
+    func name(adminURL: String) async throws -> String {
+        if let creation { return try await creation.value }
+        let creation = Task { try await Self.create(adminURL: adminURL) }
+        self.creation = creation
+        return try await creation.value
+    }
+
+    private static func create(adminURL: String) async throws -> String {
+        let name = "encours_template_\(ProcessInfo.processInfo.processIdentifier)"
+        let admin = PostgresSession(connectionString: adminURL, name: "test-template")
+        try await admin.withConnection { connection in
+            try connection.execute("DROP DATABASE IF EXISTS \(PostgresConnection.quoteIdentifier(name)) WITH (FORCE)")
+            try connection.execute("CREATE DATABASE \(PostgresConnection.quoteIdentifier(name))")
+        }
+        let migrate = PostgresSession(connectionString: TestDatabase.url(adminURL, database: name), name: "test-migrate")
+        try await migrate.withConnection { _ = try Migrator.migrate($0) }
+        await migrate.close()
+        await admin.close()
+        return name
+    }
+}

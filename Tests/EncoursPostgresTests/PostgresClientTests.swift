@@ -1,0 +1,146 @@
+import EncoursPostgres
+import EncoursTestSupport
+import Foundation
+import Testing
+
+@Suite("libpq wrapper")
+struct PostgresClientTests {
+    @Test("a malformed URL and an unreachable server fail with a one-line connection error")
+    func connectionErrors() async throws {
+        #expect(throws: PostgresError.self) { try PostgresConnection(connectionString: "postgresql://user@host:notaport/db") }
+        do {
+            _ = try PostgresConnection(connectionString: "postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")
+            Issue.record("connected to a port nobody listens on")
+        } catch let error as PostgresError {
+            #expect(error.code == .connectionFailed)
+            #expect(!error.message.contains("\n"))
+            #expect(error.message.contains("cannot connect"))
+        }
+    }
+
+    @Test("parameters bind as values and decode to typed Swift values, NULLs included")
+    func parametersAndDecoding() async throws {
+        try await TestDatabase.with { database in
+            try await database.withConnection { connection in
+                let tricky = "O'Brien; DROP TABLE x; -- \"quoted\" \\ back"
+                let result = try connection.query(
+                    "SELECT $1::text AS t, $2::bigint AS n, $3::boolean AS b, $4::text AS missing, $5::timestamptz AS at",
+                    [tricky, Int64(9_007_199_254_740_993), true, Optional<String>.none, Date(timeIntervalSince1970: 1_700_000_000.123456)])
+                let row = try #require(result.first)
+                #expect(try row.decode("t", as: String.self) == tricky)
+                #expect(try row.decode("n", as: Int64.self) == 9_007_199_254_740_993)
+                #expect(try row.decode("b", as: Bool.self))
+                #expect(try row.decode("missing", as: String?.self) == nil)
+                let at = try row.decode("at", as: Date.self)
+                #expect(abs(at.timeIntervalSince1970 - 1_700_000_000.123456) < 0.000_001)
+                #expect(throws: PostgresError.self) { try row.decode("t", as: Int.self) }
+            }
+        }
+    }
+
+    @Test("arrays round-trip through the text literal syntax, with quotes, commas, braces and NULLs")
+    func arrays() async throws {
+        try await TestDatabase.with { database in
+            try await database.withConnection { connection in
+                let values: [String?] = ["plain", "with,comma", "{braces}", "quote\"and\\slash", nil, "", "NULL"]
+                let result = try connection.query("SELECT $1::text[] AS a, array_length($1::text[], 1) AS n", [values])
+                let row = try #require(result.first)
+                #expect(try row.decode("n", as: Int.self) == values.count)
+                #expect(PostgresArrayLiteral.decode(try row.decode("a", as: String.self)) == values)
+                let ids: [Int64] = [3, 1, 2]
+                let sum = try connection.query("SELECT sum(x)::bigint FROM unnest($1::bigint[]) AS x", [ids])
+                #expect(try sum.decode(Int64.self, row: 0, column: 0) == 6)
+            }
+        }
+    }
+
+    @Test("server errors carry SQLSTATE and message; a failed transaction rolls back")
+    func errorsAndTransactions() async throws {
+        try await TestDatabase.with { database in
+            try await database.withConnection { connection in
+                try connection.execute("CREATE TABLE t (id int PRIMARY KEY)")
+                try connection.query("INSERT INTO t VALUES ($1)", [1])
+                do {
+                    try connection.query("INSERT INTO t VALUES ($1)", [1])
+                    Issue.record("duplicate key accepted")
+                } catch let error as PostgresError {
+                    #expect(error.sqlState == "23505")
+                    #expect(error.isUniqueViolation)
+                    #expect(error.message.contains("duplicate key"))
+                }
+                struct Abort: Error {}
+                #expect(throws: Abort.self) {
+                    try connection.transaction { connection in
+                        try connection.query("INSERT INTO t VALUES ($1)", [2])
+                        throw Abort()
+                    }
+                }
+                let count = try connection.query("SELECT count(*) FROM t").decode(Int.self, row: 0, column: 0)
+                #expect(count == 1)
+            }
+        }
+    }
+
+    @Test("LISTEN receives a NOTIFY sent from another connection, only after its commit")
+    func listenNotify() async throws {
+        try await TestDatabase.with { database in
+            let listener = database.session(name: "listener")
+            try await listener.withConnection { try $0.listen("encours_test") }
+            let sender = try PostgresConnection(connectionString: database.url)
+            try sender.execute("BEGIN")
+            try sender.query("SELECT pg_notify('encours_test', $1)", ["hello"])
+            let early = try await listener.withConnection { try $0.waitForNotifications(timeout: .milliseconds(200)) }
+            #expect(early.isEmpty)
+            try sender.execute("COMMIT")
+            let notes = try await listener.withConnection { try $0.waitForNotifications(timeout: .seconds(5)) }
+            #expect(notes.map(\.payload) == ["hello"])
+            #expect(notes.first?.channel == "encours_test")
+            await listener.close()
+        }
+    }
+
+    @Test("COPY FROM STDIN loads rows, escaping tabs, newlines and NULLs")
+    func copyIn() async throws {
+        try await TestDatabase.with { database in
+            try await database.withConnection { connection in
+                try connection.execute("CREATE TABLE c (id int, note text)")
+                let lines = (1...1000).lazy.map { i in
+                    "\(i)\t\(PostgresConnection.copyEscape(i == 7 ? nil : "line\t\(i)\nnext"))\n"
+                }
+                let copied = try connection.copyIn("COPY c (id, note) FROM STDIN", chunks: lines)
+                #expect(copied == 1000)
+                let row = try #require(try connection.query("SELECT note FROM c WHERE id = 5").first)
+                #expect(try row.decode("note", as: String.self) == "line\t5\nnext")
+                #expect(try connection.query("SELECT count(*) FROM c WHERE note IS NULL").decode(Int.self, row: 0, column: 0) == 1)
+            }
+        }
+    }
+
+    @Test("sessions run libpq on their own thread, not on the cooperative pool")
+    func dedicatedThreads() async throws {
+        try await TestDatabase.with { database in
+            let session = database.session(name: "encours-thread-check")
+            let name = try await session.withConnection { _ in DedicatedThreadExecutor.currentExecutorName() }
+            #expect(name == "encours-thread-check")
+            #expect(DedicatedThreadExecutor.currentExecutorName() == nil)
+            // Many blocking statements at once still leave the cooperative pool free.
+            let pool = PostgresPool(connectionString: database.url, size: 6)
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<6 {
+                    group.addTask { try await pool.withConnection { try $0.query("SELECT pg_sleep(0.3)") } }
+                }
+                // While six connections sleep, this task still runs promptly.
+                group.addTask {
+                    let before = ContinuousClock.now
+                    try await Task.sleep(for: .milliseconds(10))
+                    #expect(ContinuousClock.now - before < .milliseconds(250))
+                }
+                try await group.waitForAll()
+            }
+            #expect(ContinuousClock.now - started < .milliseconds(1500))
+            await pool.close()
+            await session.close()
+        }
+    }
+}

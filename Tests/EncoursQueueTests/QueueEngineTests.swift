@@ -1,0 +1,354 @@
+import EncoursAdmin
+import EncoursPostgres
+import EncoursQueue
+import EncoursTestSupport
+import Foundation
+import Testing
+
+@Suite("Queue engine against PostgreSQL")
+struct QueueEngineTests {
+    @Test("concurrent claims skip each other's locked rows, and the per-tenant probe uses jobs_claim_idx")
+    func claimSkipsLockedRowsAndUsesIndex() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            _ = try await database.withConnection {
+                _ = try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop"), count: 5_000, on: $0)
+            }
+            let first = try PostgresConnection(connectionString: database.url)
+            let second = try PostgresConnection(connectionString: database.url)
+            let claimSQL = "SELECT id FROM encours.claim_jobs($1, 100, interval '30 seconds', 0, NULL, NULL, ARRAY['noop'])"
+            try first.execute("BEGIN")
+            let firstIDs = Set(try first.query(claimSQL, ["a"]).rows.map { try $0.decode(0, as: Int64.self) })
+            // The first claim is still uncommitted: its rows are locked, so the second skips them.
+            let secondIDs = Set(try second.query(claimSQL, ["b"]).rows.map { try $0.decode(0, as: Int64.self) })
+            try first.execute("COMMIT")
+            #expect(firstIDs.count == 100)
+            #expect(secondIDs.count == 100)
+            #expect(firstIDs.isDisjoint(with: secondIDs))
+
+            try second.execute("ANALYZE encours.jobs")
+            let plan = try second.query(
+                """
+                EXPLAIN SELECT id FROM encours.jobs
+                WHERE state = 'available' AND tenant_id = $1 AND kind = ANY ($2)
+                ORDER BY priority, run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED
+                """, [tenant, ["noop"]]
+            ).rows.compactMap { $0[0] }.joined(separator: "\n")
+            #expect(plan.contains("jobs_claim_idx"), "plan: \(plan)")
+        }
+    }
+
+    @Test("a worker processes 2,000 jobs of two tenants, each exactly once, completions batched")
+    func batchProcessing() async throws {
+        try await TestDatabase.with { database in
+            let acme = try await makeTenant(database, "acme")
+            let beta = try await makeTenant(database, "beta")
+            let probe = ConcurrencyProbe()
+            _ = try await database.withConnection { connection in
+                _ = try JobQueue.enqueueCopies(of: NewJob(tenantID: acme, kind: "test.probe"), count: 1_000, on: connection)
+                _ = try JobQueue.enqueueCopies(of: NewJob(tenantID: beta, kind: "test.probe"), count: 1_000, on: connection)
+            }
+            try await withWorker(database, testConfiguration(concurrency: 16, drain: true), handlers: [ProbeHandler(probe: probe)]) { worker in
+                let done = try await database.waitUntil { connection in
+                    try connection.query("SELECT count(*) FROM encours.jobs WHERE state = 'completed'").decode(Int.self, row: 0, column: 0) == 2_000
+                }
+                #expect(done)
+            }
+            #expect(probe.totalRuns == 2_000)
+            let attempts = try await database.withConnection { connection in
+                try connection.query("SELECT max(attempt), min(attempt) FROM encours.jobs").rows.map {
+                    [try $0.decode(0, as: Int.self), try $0.decode(1, as: Int.self)]
+                }
+            }
+            #expect(attempts == [[1, 1]])
+        }
+    }
+
+    @Test("priority 1 jobs are claimed before priority 4 jobs of the same tenant")
+    func priorities() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            _ = try await enqueue(database, (0..<5).map { _ in NewJob(tenantID: tenant, kind: "noop", priority: 4) })
+            let urgent = try await enqueue(database, (0..<5).map { _ in NewJob(tenantID: tenant, kind: "noop", priority: 1) })
+            let claimed = try await database.withConnection { connection in
+                try connection.query(
+                    "SELECT id FROM encours.claim_jobs('w', 5, interval '30 seconds', 0, NULL, NULL, ARRAY['noop'])"
+                ).rows.map { try $0.decode(0, as: Int64.self) }.sorted()
+            }
+            #expect(claimed == urgent)
+        }
+    }
+
+    @Test("a job with run_at in the future is scheduled, and runs only once its time has come")
+    func scheduling() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            let runAt = Date().addingTimeInterval(1.5)
+            let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop", runAt: runAt)])
+            let id = try #require(ids.first)
+            #expect(try await fetchJob(database, id).state == .scheduled)
+            try await withWorker(database, testConfiguration()) { _ in
+                let completed = try await database.waitUntil(timeout: .seconds(10)) { connection in
+                    try JobQueue.job(id: id, on: connection)?.state == .completed
+                }
+                #expect(completed)
+            }
+            let job = try await fetchJob(database, id)
+            let attemptedAt = try #require(job.attemptedAt)
+            #expect(attemptedAt >= runAt.addingTimeInterval(-0.05), "ran at \(attemptedAt), due \(runAt)")
+        }
+    }
+
+    @Test("a unique key admits one unfinished job per tenant and kind, and another once it finished")
+    func uniqueKeys() async throws {
+        try await TestDatabase.with { database in
+            let acme = try await makeTenant(database, "acme")
+            let beta = try await makeTenant(database, "beta")
+            let first = try await database.withConnection {
+                try JobQueue.enqueue([NewJob(tenantID: acme, kind: "noop", uniqueKey: "run-2026-11-30")], on: $0)
+            }
+            #expect(first.insertedIDs.count == 1)
+            let duplicate = try await database.withConnection {
+                try JobQueue.enqueue([
+                    NewJob(tenantID: acme, kind: "noop", uniqueKey: "run-2026-11-30"),
+                    NewJob(tenantID: acme, kind: "noop", uniqueKey: "run-2026-11-30"),
+                ], on: $0)
+            }
+            #expect(duplicate.insertedIDs.isEmpty)
+            #expect(duplicate.skippedAsDuplicate == 2)
+            let otherTenant = try await database.withConnection {
+                try JobQueue.enqueue([NewJob(tenantID: beta, kind: "noop", uniqueKey: "run-2026-11-30")], on: $0)
+            }
+            #expect(otherTenant.insertedIDs.count == 1)
+            try await withWorker(database, testConfiguration(drain: true)) { _ in
+                try await eventually(database) { try JobQueue.job(id: first.insertedIDs[0], on: $0)?.state == .completed }
+            }
+            let again = try await database.withConnection {
+                try JobQueue.enqueue([NewJob(tenantID: acme, kind: "noop", uniqueKey: "run-2026-11-30")], on: $0)
+            }
+            #expect(again.insertedIDs.count == 1)
+        }
+    }
+
+    @Test("a failing job backs off, is retried, then discarded after max_attempts with every error kept")
+    func retriesThenDiscard() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            let probe = ConcurrencyProbe()
+            let ids = try await enqueue(database, [
+                NewJob(tenantID: tenant, kind: "test.probe", payload: #"{"fail": "boom"}"#, maxAttempts: 3),
+                NewJob(tenantID: tenant, kind: "test.probe"),
+            ])
+            try await withWorker(database, testConfiguration(), handlers: [ProbeHandler(probe: probe)]) { _ in
+                try await eventually(database) { try JobQueue.job(id: ids[0], on: $0)?.state == .discarded }
+            }
+            let failed = try await fetchJob(database, ids[0])
+            #expect(failed.attempt == 3)
+            #expect(failed.errors.map(\.error) == ["boom", "boom", "boom"])
+            #expect(failed.errors.map(\.attempt) == [1, 2, 3])
+            #expect(failed.finalizedAt != nil)
+            #expect(probe.runs(ids[0]) == 3)
+            #expect(try await fetchJob(database, ids[1]).state == .completed, "a failing job does not take the worker down")
+            // Backoff: the gaps between attempts follow the policy (20 ms, then 40 ms, ±10 %).
+            let times = failed.errors.compactMap { PostgresTimestamp.parse($0.at) }
+            #expect(times.count == 3)
+            if times.count == 3 {
+                #expect(times[1].timeIntervalSince(times[0]) >= 0.018)
+                #expect(times[2].timeIntervalSince(times[1]) >= 0.036)
+            }
+        }
+    }
+
+    @Test("a job held by a dead worker is rescued and run again within twice the lease")
+    func leaseRescue() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop")])
+            let lease = Duration.seconds(1)
+            // A "worker" claims the job and dies at once: it never heartbeats or completes.
+            let claimedAt = try await database.withConnection { connection -> Date in
+                let row = try #require(try connection.query(
+                    "SELECT attempted_at FROM encours.claim_jobs('ghost', 1, interval '1 second', 0, NULL, NULL, ARRAY['noop'])"
+                ).first)
+                return try row.decode("attempted_at")
+            }
+            try await withWorker(database, testConfiguration(lease: lease)) { _ in
+                try await eventually(database, timeout: .seconds(10)) { try JobQueue.job(id: ids[0], on: $0)?.state == .completed }
+            }
+            let job = try await fetchJob(database, ids[0])
+            #expect(job.attempt == 2)
+            #expect(job.attemptedBy.first == "ghost")
+            let rescue = try #require(job.errors.first)
+            #expect(rescue.error.contains("lease expired"))
+            let rescuedAt = try #require(PostgresTimestamp.parse(rescue.at))
+            #expect(rescuedAt.timeIntervalSince(claimedAt) <= 2.0, "rescued \(rescuedAt.timeIntervalSince(claimedAt)) s after the claim")
+        }
+    }
+
+    @Test("cancelling an available job stops it from ever running")
+    func cancelAvailable() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            let probe = ConcurrencyProbe()
+            let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "test.probe"), NewJob(tenantID: tenant, kind: "test.probe")])
+            let cancelled = try await database.withConnection { try JobQueue.cancel(id: ids[0], on: $0) }
+            #expect(cancelled.state == .cancelled)
+            try await withWorker(database, testConfiguration(drain: true), handlers: [ProbeHandler(probe: probe)]) { _ in
+                try await eventually(database) { try JobQueue.job(id: ids[1], on: $0)?.state == .completed }
+            }
+            #expect(probe.runs(ids[0]) == 0)
+            #expect(try await fetchJob(database, ids[0]).state == .cancelled)
+        }
+    }
+
+    @Test("cancelling a running job cancels its handler's task, by notification or at the next heartbeat", arguments: [true, false])
+    func cancelRunning(listen: Bool) async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 60000}"#)])
+            let configuration = testConfiguration(lease: .milliseconds(1500), listen: listen)
+            try await withWorker(database, configuration) { _ in
+                try await eventually(database) { try JobQueue.job(id: ids[0], on: $0)?.state == .running }
+                let requested = try await database.withConnection { try JobQueue.cancel(id: ids[0], on: $0) }
+                #expect(requested.cancelRequested)
+                let started = ContinuousClock.now
+                try await eventually(database, timeout: .seconds(10)) { try JobQueue.job(id: ids[0], on: $0)?.state == .cancelled }
+                // The handler's 60 s sleep was cut short: the task saw cancellation.
+                #expect(ContinuousClock.now - started < .seconds(5))
+            }
+            let job = try await fetchJob(database, ids[0])
+            #expect(job.errors.last?.error == "cancelled while running")
+        }
+    }
+
+    @Test("a handler's writes and the jobs it enqueues commit or roll back together")
+    func transactionalEnqueue() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            try await database.withConnection { try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY)") }
+            let ids = try await enqueue(database, [
+                NewJob(tenantID: tenant, kind: "test.chain", payload: #"{"mode": "commit"}"#, maxAttempts: 1),
+                NewJob(tenantID: tenant, kind: "test.chain", payload: #"{"mode": "fail"}"#, maxAttempts: 1),
+            ])
+            try await withWorker(database, testConfiguration(drain: true), handlers: [ChainHandler(), NoopHandler()]) { _ in
+                try await eventually(database) { connection in
+                    try connection.query(
+                        "SELECT count(*) FROM encours.jobs WHERE state IN ('completed', 'discarded')"
+                    ).decode(Int.self, row: 0, column: 0) == 3
+                }
+            }
+            let effects = try await database.withConnection {
+                try $0.query("SELECT job_id FROM public.effects").rows.map { try $0.decode(0, as: Int64.self) }
+            }
+            #expect(effects == [ids[0]])
+            let followUps = try await database.withConnection {
+                try $0.query("SELECT payload->>'parent' FROM encours.jobs WHERE kind = 'noop'").rows.compactMap { $0[0] }
+            }
+            #expect(followUps == [String(ids[0])])
+            #expect(try await fetchJob(database, ids[1]).state == .discarded)
+        }
+    }
+
+    @Test("NOTIFY wakes an idle worker long before its poll interval; --no-listen still works by polling")
+    func listenAndPoll() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            try await withWorker(database, testConfiguration(poll: .seconds(60))) { _ in
+                try await Task.sleep(for: .milliseconds(300))  // let it go idle, waiting on the 60 s poll
+                let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop")])
+                try await eventually(database, timeout: .seconds(3)) { try JobQueue.job(id: ids[0], on: $0)?.state == .completed }
+            }
+            try await withWorker(database, testConfiguration(listen: false, poll: .milliseconds(100))) { _ in
+                let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop")])
+                try await eventually(database, timeout: .seconds(3)) { try JobQueue.job(id: ids[0], on: $0)?.state == .completed }
+                let listeners = try await database.withConnection {
+                    try $0.query("SELECT count(*) FROM pg_listening_channels()").decode(Int.self, row: 0, column: 0)
+                }
+                #expect(listeners == 0)
+            }
+        }
+    }
+
+    @Test("running workers register with heartbeats and show in queue stats; they leave on shutdown")
+    func workerRegistry() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 60000}"#)])
+            var configuration = testConfiguration(lease: .milliseconds(900))
+            configuration.shutdownGracePeriod = .milliseconds(100)
+            let workerID = configuration.workerID
+            try await withWorker(database, configuration) { _ in
+                try await eventually(database) { try JobQueue.job(id: ids[0], on: $0)?.state == .running }
+                let first = try await database.withConnection { try QueueStats.fetch(on: $0) }
+                let entry = try #require(first.workers.first { $0.id == workerID })
+                #expect(entry.running == 1)
+                #expect(entry.pid == Int(ProcessInfo.processInfo.processIdentifier))
+                // The heartbeat moves forward.
+                try await eventually(database, timeout: .seconds(5)) { connection in
+                    try QueueStats.fetch(on: connection).workers.first { $0.id == workerID }.map { $0.lastHeartbeatAt > entry.lastHeartbeatAt } ?? false
+                }
+            }
+            let after = try await database.withConnection { try QueueStats.fetch(on: $0) }
+            #expect(after.workers.isEmpty)
+            // Released at the end of the grace period: available again, the attempt not counted.
+            let job = try await fetchJob(database, ids[0])
+            #expect(job.state == .available)
+            #expect(job.attempt == 0)
+        }
+    }
+
+    @Test("SIGTERM-style shutdown lets running jobs finish within the grace period")
+    func gracefulShutdownFinishesJobs() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            let ids = try await enqueue(database, (0..<4).map { _ in NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 400}"#) })
+            try await withWorker(database, testConfiguration()) { _ in
+                try await eventually(database) { connection in
+                    try connection.query("SELECT count(*) FROM encours.jobs WHERE state = 'running'").decode(Int.self, row: 0, column: 0) == 4
+                }
+            }
+            for id in ids { #expect(try await fetchJob(database, id).state == .completed) }
+        }
+    }
+
+    @Test("finished jobs are pruned after the retention by one elected leader")
+    func retention() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            _ = try await database.withConnection { try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop"), count: 300, on: $0) }
+            var one = testConfiguration()
+            one.completedRetention = .milliseconds(200)
+            one.pruneInterval = .milliseconds(300)
+            var two = one
+            two.workerID = "second-\(UUID().uuidString.prefix(6))"
+            try await withWorker(database, one) { _ in
+                try await withWorker(database, two) { _ in
+                    try await eventually(database, timeout: .seconds(15)) { connection in
+                        try connection.query("SELECT count(*) FROM encours.jobs").decode(Int.self, row: 0, column: 0) == 0
+                    }
+                    let leaders = try await database.withConnection {
+                        try $0.query("SELECT worker_id FROM encours.leaders WHERE name = 'maintenance'").rows.compactMap { $0[0] }
+                    }
+                    #expect(leaders.count == 1)
+                    #expect(leaders.allSatisfy { $0 == one.workerID || $0 == two.workerID })
+                }
+            }
+        }
+    }
+}
+
+/// `test.chain`: in one transaction, records an effect and enqueues a follow-up `noop`; mode `fail` throws after both.
+struct ChainHandler: JobHandler {
+    let kind = "test.chain"
+    struct Rollback: Error {}
+
+    func handle(_ context: JobContext) async throws {
+        let job = context.job
+        let fail = try PayloadFields(job.payload).string("mode") == "fail"
+        try await context.transaction { connection in
+            try connection.query("INSERT INTO public.effects (job_id) VALUES ($1)", [job.id])
+            _ = try JobQueue.enqueue([NewJob(tenantID: job.tenantID, kind: "noop", payload: #"{"parent": "\#(job.id)"}"#)], on: connection)
+            if fail { throw Rollback() }
+        }
+    }
+}
