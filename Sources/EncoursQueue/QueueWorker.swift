@@ -49,6 +49,9 @@ public final class QueueWorker: Service, Sendable {
     private let idleWake = WakeSignal()
     private let completionWake = WakeSignal()
     private let stopping = Atomic<Bool>(false)
+    private let metrics = WorkerMetrics()
+    /// When a database round trip last succeeded (claim, heartbeat or maintenance).
+    private let lastDatabaseContact = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Creates a worker for the given handlers; only their kinds (filtered by `configuration.kinds`) are claimed.
     public init(connectionString: String, configuration: WorkerConfiguration, handlers: [any JobHandler], logger: Logger) {
@@ -71,6 +74,20 @@ public final class QueueWorker: Service, Sendable {
 
     /// Jobs running right now.
     public var runningCount: Int { running.withLock { $0.count } }
+
+    /// For `/healthz`: healthy while the database answered recently and the worker is not stopping.
+    public func healthReport() -> (healthy: Bool, detail: String) {
+        let limit = max(configuration.lease, configuration.pollInterval * 3, .seconds(10))
+        guard let last = lastDatabaseContact.withLock({ $0 }) else { return (false, "no database round trip yet") }
+        let age = ContinuousClock.now - last
+        if stopping.load(ordering: .relaxed) { return (false, "shutting down") }
+        if age > limit { return (false, "no database answer for \(age.milliseconds) ms") }
+        return (true, "\(runningCount) running, database answered \(age.milliseconds) ms ago")
+    }
+
+    private func touchDatabase() {
+        lastDatabaseContact.withLock { $0 = ContinuousClock.now }
+    }
 
     public func run() async throws {
         let configuration = self.configuration
@@ -127,7 +144,10 @@ public final class QueueWorker: Service, Sendable {
                 let requested = min(free, configuration.batchSize)
                 let jobs: [Job]
                 do {
+                    let started = ContinuousClock.now
                     jobs = try await claim(limit: requested, cursor: cursor)
+                    metrics.recordClaim(count: jobs.count, duration: ContinuousClock.now - started)
+                    touchDatabase()
                     consecutiveFailures = 0
                 } catch {
                     consecutiveFailures += 1
@@ -140,6 +160,7 @@ public final class QueueWorker: Service, Sendable {
                     running.withLock { $0[job.id] = entry }
                     group.addTask { await self.execute(job, entry: entry) }
                 }
+                if !jobs.isEmpty { metrics.recordRunning(runningCount) }
                 cursor = Self.nextCursor(after: cursor, claimedTenants: jobs.map(\.tenantID))
                 if jobs.count == requested { continue }
                 if configuration.drain, jobs.isEmpty, runningCount == 0 {
@@ -246,6 +267,7 @@ public final class QueueWorker: Service, Sendable {
             outcome: outcome, attempt: job.attempt, maxAttempts: job.maxAttempts,
             policy: configuration.retryPolicy, unitRandom: Double.random(in: 0..<1))
         let elapsed = ContinuousClock.now - started
+        metrics.recordFinished(kind: job.kind, state: resolution.state, duration: elapsed)
         switch outcome {
         case .succeeded:
             jobLogger.debug("job completed", metadata: ["duration_ms": "\(elapsed.milliseconds)"])
@@ -269,7 +291,10 @@ public final class QueueWorker: Service, Sendable {
         if configuration.concurrency - left >= max(1, min(configuration.batchSize, configuration.concurrency) / 2) {
             fetchWake.signal()
         }
-        if left == 0 { idleWake.signal() }
+        if left == 0 {
+            idleWake.signal()
+            metrics.recordRunning(0)
+        }
     }
 
     /// One line, at most 2,000 characters: what is kept on the job for the attempt.
@@ -362,6 +387,7 @@ public final class QueueWorker: Service, Sendable {
                 let leased = try await controlSession.withConnection {
                     try WorkerStatements.heartbeat(workerID: configuration.workerID, jobIDs: ids, lease: configuration.lease, on: $0)
                 }
+                touchDatabase()
                 for (id, entry) in before {
                     if let cancelRequested = leased[id] {
                         if cancelRequested { entry.stop(.cancelRequested) }

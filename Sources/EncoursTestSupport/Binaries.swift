@@ -23,6 +23,11 @@ public enum Binaries {
         return await process.finish()
     }
 
+    /// Runs a system command (not one of ours) to completion.
+    public static func runSystem(_ path: String, _ arguments: [String]) async throws -> Result {
+        try await RunningProcess(executable: URL(fileURLWithPath: path), arguments: arguments, environment: [:]).finish()
+    }
+
     /// Starts `name` in the background.
     public static func start(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunningProcess {
         try RunningProcess(executable: directory.appending(path: name), arguments: arguments, environment: environment)

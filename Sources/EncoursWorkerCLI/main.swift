@@ -1,5 +1,6 @@
 import ArgumentParser
 import EncoursAdmin
+import EncoursMetricsServer
 import EncoursPostgres
 import EncoursQueue
 import Foundation
@@ -18,8 +19,9 @@ struct EncoursWorker: AsyncParsableCommand {
     @Option(help: "Only these tenants (comma-separated slugs).") var tenants: String?
     @Option(name: .customLong("exclude-tenants"), help: "Never these tenants (comma-separated slugs).") var excludeTenants: String?
     @Option(help: "Only these job kinds (comma-separated).") var kinds: String?
-    @Option(name: .customLong("metrics-port"), help: "Serve Prometheus /metrics and /healthz on this port (not yet available).")
+    @Option(name: .customLong("metrics-port"), help: "Serve Prometheus /metrics and /healthz on this port.")
     var metricsPort: Int?
+    @Option(name: .customLong("metrics-host"), help: "Address the metrics endpoint binds to.") var metricsHost = "0.0.0.0"
     @Flag(name: .customLong("no-listen"), help: "Poll only, without LISTEN/NOTIFY (for PgBouncer transaction pooling).")
     var noListen = false
     @Flag(help: "Exit 0 once no job this worker may take is available or running.") var drain = false
@@ -49,8 +51,8 @@ struct EncoursWorker: AsyncParsableCommand {
                 throw ValidationError("unknown job kind \"\(kind)\" in --kinds: expected \(JobCatalog.kinds.joined(separator: ", "))")
             }
         }
-        if metricsPort != nil {
-            throw ValidationError("--metrics-port is not available in this build yet")
+        if let metricsPort, !(1...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port \(metricsPort) is not a TCP port (1-65535)")
         }
     }
 
@@ -61,6 +63,7 @@ struct EncoursWorker: AsyncParsableCommand {
     func run() async throws {
         LogSetup.bootstrap(format: logFormat, level: Logger.Level(rawValue: logLevel) ?? .info)
         let logger = Logger(label: "encours.worker")
+        let registry = metricsPort.map { _ in MetricsServer.bootstrapMetrics() }
         let url: String
         let tenantIDs: [Int64]?
         let excludedIDs: [Int64]?
@@ -93,11 +96,18 @@ struct EncoursWorker: AsyncParsableCommand {
             completedRetention: .milliseconds(Int64(retentionCompletedSeconds * 1000)),
             discardedRetention: .milliseconds(Int64(retentionDiscardedSeconds * 1000)))
         let worker = QueueWorker(connectionString: url, configuration: configuration, handlers: JobCatalog.handlers(), logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        if let metricsPort, let registry {
+            let server = MetricsServer(registry: registry, host: metricsHost, port: metricsPort, logger: logger) {
+                worker.healthReport()
+            }
+            // First in the group, so it shuts down last: /healthz and /metrics answer while jobs drain.
+            services.insert(.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup), at: 0)
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -244,3 +244,45 @@ struct CLITests {
         }
     }
 }
+
+@Suite("worker metrics endpoint")
+struct MetricsEndpointTests {
+    /// GETs a local URL; nil when nothing answers.
+    func get(_ url: String) async -> (status: Int, body: String)? {
+        let result = try? await Binaries.runSystem("/usr/bin/env", ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "2", url])
+        guard let result, result.status == 0 else { return nil }
+        var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let code = lines.popLast().flatMap({ Int($0) }) else { return nil }
+        return (code, lines.joined(separator: "\n"))
+    }
+
+    @Test("--metrics-port serves /healthz and Prometheus /metrics with job counters")
+    func metricsAndHealth() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            _ = try await database.withConnection { try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop"), count: 5, on: $0) }
+            let port = Int.random(in: 20_000..<60_000)
+            let worker = try Binaries.start(
+                "encours-worker", ["--metrics-port", String(port), "--metrics-host", "127.0.0.1"],
+                environment: ["ENCOURS_DATABASE_URL": database.url])
+            var health: (status: Int, body: String)?
+            for _ in 0..<200 {
+                health = await get("http://127.0.0.1:\(port)/healthz")
+                if health?.status == 200 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(health?.status == 200, "\(String(describing: health))")
+            #expect(health?.body.hasPrefix("ok") == true)
+            try await eventually(database) { try $0.query("SELECT count(*) FROM encours.jobs WHERE state = 'completed'").decode(Int.self, row: 0, column: 0) == 5 }
+            let metrics = await get("http://127.0.0.1:\(port)/metrics")
+            #expect(metrics?.status == 200)
+            let body = metrics?.body ?? ""
+            #expect(body.contains(#"encours_jobs_finished_total{kind="noop",state="completed"} 5"#), "\(body)")
+            #expect(body.contains("encours_jobs_claimed_total 5"))
+            #expect(body.contains("encours_job_duration_seconds"))
+            worker.signal(SIGTERM)
+            let result = await worker.finish()
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+    }
+}
