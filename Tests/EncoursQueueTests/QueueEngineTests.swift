@@ -64,6 +64,39 @@ struct QueueEngineTests {
         }
     }
 
+    @Test("--tenants, --exclude-tenants and --kinds limit what a worker takes")
+    func workerFilters() async throws {
+        try await TestDatabase.with { database in
+            let acme = try await makeTenant(database, "acme")
+            let beta = try await makeTenant(database, "beta")
+            let gamma = try await makeTenant(database, "gamma")
+            let probe = ConcurrencyProbe()
+            for tenant in [acme, beta, gamma] {
+                _ = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop"), NewJob(tenantID: tenant, kind: "test.probe")])
+            }
+            var only = testConfiguration(drain: true)
+            only.tenantIDs = [acme, beta]
+            only.excludedTenantIDs = [beta]
+            only.kinds = ["noop"]
+            try await withWorker(database, only, handlers: [NoopHandler(), ProbeHandler(probe: probe)]) { _ in
+                try await eventually(database) { try $0.query("SELECT count(*) FROM encours.jobs WHERE state = 'completed'").decode(Int.self, row: 0, column: 0) == 1 }
+            }
+            let done = try await database.withConnection { connection in
+                try connection.query("SELECT tenant_id, kind FROM encours.jobs WHERE state = 'completed'").rows.map {
+                    "\(try $0.decode(0, as: Int64.self)):\(try $0.decode(1, as: String.self))"
+                }
+            }
+            #expect(done == ["\(acme):noop"])
+            #expect(probe.totalRuns == 0)
+            var excluding = testConfiguration(drain: true)
+            excluding.excludedTenantIDs = [gamma]
+            try await withWorker(database, excluding, handlers: [NoopHandler(), ProbeHandler(probe: probe)]) { _ in
+                try await eventually(database) { try $0.query("SELECT count(*) FROM encours.jobs WHERE state = 'completed'").decode(Int.self, row: 0, column: 0) == 4 }
+            }
+            #expect(try await stateCount(database, .available, tenantID: gamma) == 2)
+        }
+    }
+
     @Test("priority 1 jobs are claimed before priority 4 jobs of the same tenant")
     func priorities() async throws {
         try await TestDatabase.with { database in

@@ -108,7 +108,11 @@ CREATE FUNCTION encours.claim_jobs(
     p_exclude     BIGINT[],
     p_kinds       TEXT[]
 ) RETURNS SETOF encours.jobs
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+-- Plans are made for the values at hand: a generic plan cached while the table was small
+-- could keep a sequential scan as it grows.
+SET plan_cache_mode = force_custom_plan
+AS $$
 DECLARE
     v_tenants   BIGINT[] := '{}';
     v_next      BIGINT;
