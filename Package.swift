@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "encours", targets: ["EncoursCLI"]),
         .executable(name: "encours-worker", targets: ["EncoursWorkerCLI"]),
+        .executable(name: "encours-bench", targets: ["EncoursBench"]),
         .library(name: "EncoursPostgres", targets: ["EncoursPostgres"]),
         .library(name: "EncoursQueue", targets: ["EncoursQueue"]),
     ],
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
     ],
     targets: [
         // libpq, the PostgreSQL C client library (Debian: libpq-dev).
@@ -63,6 +65,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Receivables rules and CSV parsing: pure Swift, no database (money, dates, import rows).
+        .target(
+            name: "EncoursLedger",
+            dependencies: [.product(name: "CSV", package: "CSV.swift")]
+        ),
         // What the admin CLI does: tenants, enqueue, stats, checks, job inspection.
         .target(
             name: "EncoursAdmin",
@@ -89,12 +96,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Benchmark driver (see scripts/bench and BENCHMARKS.md); build with -c release.
+        .executableTarget(
+            name: "EncoursBench",
+            dependencies: [
+                "EncoursQueue", "EncoursAdmin", "EncoursPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/EncoursBench"
+        ),
         // Test helpers: a fresh migrated database per test, running the built binaries.
         .target(
             name: "EncoursTestSupport",
             dependencies: ["EncoursPostgres", "EncoursMigrations"]
         ),
         .testTarget(name: "EncoursPostgresTests", dependencies: ["EncoursPostgres", "EncoursTestSupport"]),
+        .testTarget(name: "EncoursLedgerTests", dependencies: ["EncoursLedger"]),
         .testTarget(
             name: "EncoursQueueTests",
             dependencies: [

@@ -59,7 +59,8 @@ public final class PostgresResult {
 
 /// One row of a ``PostgresResult``.
 public struct PostgresRow {
-    let result: PostgresResult
+    /// The result this row belongs to.
+    public let result: PostgresResult
     public let index: Int
 
     /// Decodes the named column.

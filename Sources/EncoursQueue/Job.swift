@@ -49,25 +49,71 @@ public struct Job: Sendable, Identifiable, Hashable {
 
     /// Decodes a row holding ``columns``.
     public init(row: PostgresRow) throws {
-        id = try row.decode("id")
-        tenantID = try row.decode("tenant_id")
-        kind = try row.decode("kind")
-        payload = try row.decode("payload")
-        state = try row.decode("state")
-        priority = try row.decode("priority")
-        runAt = try row.decode("run_at")
-        attempt = try row.decode("attempt")
-        maxAttempts = try row.decode("max_attempts")
-        let errorsText: String = try row.decode("errors")
-        errors = (try? JSONDecoder().decode([JobAttemptError].self, from: Data(errorsText.utf8))) ?? []
-        uniqueKey = try row.decode("unique_key")
-        attemptedBy = (PostgresArrayLiteral.decode(try row.decode("attempted_by")) ?? []).compactMap { $0 }
-        workerID = try row.decode("worker_id")
-        leaseExpiresAt = try row.decode("lease_expires_at")
-        cancelRequested = try row.decode("cancel_requested")
-        createdAt = try row.decode("created_at")
-        attemptedAt = try row.decode("attempted_at")
-        finalizedAt = try row.decode("finalized_at")
+        try self.init(result: row.result, row: row.index, columns: try ColumnPositions(row.result))
+    }
+
+    /// Decodes every row of a result holding ``columns`` (column positions looked up once).
+    public static func decodeAll(_ result: PostgresResult) throws -> [Job] {
+        guard result.count > 0 else { return [] }
+        let positions = try ColumnPositions(result)
+        return try (0..<result.count).map { try Job(result: result, row: $0, columns: positions) }
+    }
+
+    /// Where each column of ``columns`` is in a result.
+    struct ColumnPositions {
+        let id, tenantID, kind, payload, state, priority, runAt, attempt, maxAttempts, errors, uniqueKey,
+            attemptedBy, workerID, leaseExpiresAt, cancelRequested, createdAt, attemptedAt, finalizedAt: Int
+
+        init(_ result: PostgresResult) throws {
+            func position(_ name: String) throws -> Int {
+                guard let index = result.columnIndex(name) else {
+                    throw PostgresError(code: .decoding, message: "no column named \(name) in the result")
+                }
+                return index
+            }
+            id = try position("id")
+            tenantID = try position("tenant_id")
+            kind = try position("kind")
+            payload = try position("payload")
+            state = try position("state")
+            priority = try position("priority")
+            runAt = try position("run_at")
+            attempt = try position("attempt")
+            maxAttempts = try position("max_attempts")
+            errors = try position("errors")
+            uniqueKey = try position("unique_key")
+            attemptedBy = try position("attempted_by")
+            workerID = try position("worker_id")
+            leaseExpiresAt = try position("lease_expires_at")
+            cancelRequested = try position("cancel_requested")
+            createdAt = try position("created_at")
+            attemptedAt = try position("attempted_at")
+            finalizedAt = try position("finalized_at")
+        }
+    }
+
+    init(result: PostgresResult, row: Int, columns: ColumnPositions) throws {
+        id = try result.decode(Int64.self, row: row, column: columns.id)
+        tenantID = try result.decode(Int64.self, row: row, column: columns.tenantID)
+        kind = try result.decode(String.self, row: row, column: columns.kind)
+        payload = try result.decode(String.self, row: row, column: columns.payload)
+        state = try result.decode(JobState.self, row: row, column: columns.state)
+        priority = try result.decode(Int.self, row: row, column: columns.priority)
+        runAt = try result.decode(Date.self, row: row, column: columns.runAt)
+        attempt = try result.decode(Int.self, row: row, column: columns.attempt)
+        maxAttempts = try result.decode(Int.self, row: row, column: columns.maxAttempts)
+        let errorsText = try result.decode(String.self, row: row, column: columns.errors)
+        // Most claimed jobs have no errors yet: skip the JSON decoder for them.
+        errors = errorsText == "[]" ? [] : (try? JSONDecoder().decode([JobAttemptError].self, from: Data(errorsText.utf8))) ?? []
+        uniqueKey = try result.decode(String?.self, row: row, column: columns.uniqueKey)
+        let attemptedByText = try result.decode(String.self, row: row, column: columns.attemptedBy)
+        attemptedBy = (PostgresArrayLiteral.decode(attemptedByText) ?? []).compactMap { $0 }
+        workerID = try result.decode(String?.self, row: row, column: columns.workerID)
+        leaseExpiresAt = try result.decode(Date?.self, row: row, column: columns.leaseExpiresAt)
+        cancelRequested = try result.decode(Bool.self, row: row, column: columns.cancelRequested)
+        createdAt = try result.decode(Date.self, row: row, column: columns.createdAt)
+        attemptedAt = try result.decode(Date?.self, row: row, column: columns.attemptedAt)
+        finalizedAt = try result.decode(Date?.self, row: row, column: columns.finalizedAt)
     }
 }
 

@@ -83,15 +83,14 @@ public enum JobQueue {
 
     /// Lists jobs, newest first.
     public static func list(_ filter: ListFilter, on connection: PostgresConnection) throws -> [Job] {
-        try connection.query(
+        try Job.decodeAll(connection.query(
             """
             SELECT \(Job.columns) FROM encours.jobs
             WHERE ($1::encours.job_state IS NULL OR state = $1::encours.job_state)
               AND ($2::text IS NULL OR kind = $2) AND ($3::bigint IS NULL OR tenant_id = $3)
             ORDER BY id DESC LIMIT $4
             """,
-            [filter.state, filter.kind, filter.tenantID, filter.limit]
-        ).rows.map(Job.init(row:))
+            [filter.state, filter.kind, filter.tenantID, filter.limit]))
     }
 
     /// Makes a retryable, discarded, cancelled or completed job available again now.

@@ -30,12 +30,11 @@ enum WorkerStatements {
         workerID: String, limit: Int, lease: Duration, cursor: Int64, tenantIDs: [Int64]?, excludedTenantIDs: [Int64]?,
         kinds: [String], on connection: PostgresConnection
     ) throws -> [Job] {
-        try connection.query(
+        try Job.decodeAll(connection.query(
             """
             SELECT \(Job.columns) FROM encours.claim_jobs($1, $2, make_interval(secs => $3::double precision), $4, $5, $6, $7)
             """,
-            [workerID, limit, seconds(lease), cursor, tenantIDs, excludedTenantIDs, kinds]
-        ).rows.map(Job.init(row:))
+            [workerID, limit, seconds(lease), cursor, tenantIDs, excludedTenantIDs, kinds]))
     }
 
     /// One attempt's end, to be written by the completer.

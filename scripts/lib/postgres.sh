@@ -37,6 +37,10 @@ as_cluster_owner() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Server settings for the throwaway cluster: fast and non-durable for tests; scripts/bench
+# sets PG_SETTINGS to keep PostgreSQL's defaults (durable commits) instead.
+PG_SETTINGS=${PG_SETTINGS:-"-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB"}
+
 # Starts a throwaway cluster; sets PG_DIR, PG_PORT and ENCOURS_TEST_ADMIN_URL.
 start_postgres() {
     local bin
@@ -47,7 +51,7 @@ start_postgres() {
     as_cluster_owner "$bin/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 \
         || { cat "$PG_DIR/initdb.log" >&2; return 1; }
     as_cluster_owner "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start -o \
-        "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB" \
+        "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 $PG_SETTINGS" \
         >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
     export PG_DIR PG_PORT
     export ENCOURS_TEST_ADMIN_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"

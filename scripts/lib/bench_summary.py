@@ -1,0 +1,42 @@
+"""Summarizes scripts/bench results: median of the runs with min-max, as Markdown."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+path, cores, server = sys.argv[1], sys.argv[2], sys.argv[3]
+runs = defaultdict(list)
+for line in open(path):
+    row = json.loads(line)
+    runs[(row["name"], row["system"])].append(row["result"])
+
+
+def figure(results, key, digits=0):
+    values = [r[key] for r in results if key in r]
+    if not values:
+        return "-"
+    median = statistics.median(values)
+    fmt = f"{{:,.{digits}f}}"
+    if len(values) == 1:
+        return fmt.format(median)
+    return f"{fmt.format(median)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+print(f"Machine: {cores} cores; {server}; figures are medians (min–max) of the runs.\n")
+print("| measurement | system | figure |")
+print("| --- | --- | --- |")
+for (name, system), results in sorted(runs.items()):
+    if name.startswith("latency"):
+        text = f"p50 {figure(results, 'p50_ms', 2)} ms, p99 {figure(results, 'p99_ms', 2)} ms"
+    elif name == "fairness":
+        text = f"B fully started after {figure(results, 'seconds_until_b_started', 3)} s; A started meanwhile {figure(results, 'a_started_meanwhile')}"
+    elif name == "sustained":
+        r = results[0]
+        text = (f"{r['rate']:,.0f} jobs/s overall; first tenth {r['first_tenth_rate']:,.0f}/s, last tenth "
+                f"{r['last_tenth_rate']:,.0f}/s ({100 * r['last_over_first']:.0f}%); jobs table afterwards "
+                f"{r['table_total_bytes'] / 1048576:.1f} MB with indexes, {r['rows_left']:,} rows")
+    else:
+        text = f"{figure(results, 'rate')} jobs/s"
+        if "peak_rss_mb" in results[0]:
+            text += f"; worker peak RSS {figure(results, 'peak_rss_mb', 1)} MB"
+    print(f"| {name} | {system} | {text} |")
