@@ -4,6 +4,7 @@ import Logging
 /// Writes each log record as one JSON object per line on stderr (`--log-format json`).
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
     public var logLevel: Logger.Level = .info
     private let label: String
 
@@ -19,6 +20,7 @@ public struct JSONLogHandler: LogHandler {
             "ts": Output.iso8601(Date()), "level": event.level.rawValue, "msg": "\(event.message)", "logger": label,
         ]
         for (key, value) in metadata { fields[key] = "\(value)" }
+        for (key, value) in metadataProvider?.get() ?? [:] { fields[key] = "\(value)" }
         for (key, value) in event.metadata ?? [:] { fields[key] = "\(value)" }
         guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }

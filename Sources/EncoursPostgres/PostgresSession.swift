@@ -9,12 +9,16 @@ public actor PostgresSession {
     private var connection: PostgresConnection?
     /// The connection string this session connects with.
     public nonisolated let connectionString: String
+    /// Statements run on every new connection (session settings), if any.
+    public nonisolated let setupSQL: String?
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Creates a session; the connection opens on first use (or call ``connect()``).
-    public init(connectionString: String, name: String = "encours-postgres") {
+    /// `setupSQL` runs on each new connection, e.g. `SET synchronous_commit = off`.
+    public init(connectionString: String, name: String = "encours-postgres", setupSQL: String? = nil) {
         self.connectionString = connectionString
+        self.setupSQL = setupSQL
         self.executor = DedicatedThreadExecutor(name: name)
     }
 
@@ -56,6 +60,7 @@ public actor PostgresSession {
         connection?.close()
         connection = nil
         let fresh = try PostgresConnection(connectionString: connectionString)
+        if let setupSQL { try fresh.execute(setupSQL) }
         connection = fresh
         return fresh
     }

@@ -88,6 +88,10 @@ public enum PostgresArrayLiteral {
         for (index, element) in elements.enumerated() {
             if index > 0 { out.append(",") }
             guard let element else { out.append("NULL"); continue }
+            if isPlain(element) {
+                out.append(element)
+                continue
+            }
             out.append("\"")
             for character in element.unicodeScalars {
                 if character == "\"" || character == "\\" { out.append("\\") }
@@ -97,6 +101,21 @@ public enum PostgresArrayLiteral {
         }
         out.append("}")
         return out
+    }
+
+    /// True when an element needs no quotes: non-empty, only letters, digits and `.-_:+`, and not `NULL`.
+    static func isPlain(_ element: String) -> Bool {
+        guard !element.isEmpty, element.utf8.count < 64 else { return false }
+        for byte in element.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "+"):
+                continue
+            default:
+                return false
+            }
+        }
+        return element.uppercased() != "NULL"
     }
 
     /// Parses a one-dimensional array literal into its elements (nil for NULL).

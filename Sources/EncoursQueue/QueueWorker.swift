@@ -15,20 +15,49 @@ public final class QueueWorker: Service, Sendable {
         case cancelRequested, shutdown, leaseLost
     }
 
-    /// A job this worker is running.
+    /// A job this worker is running, and the means to cancel its task alone.
     final class RunningJob: Sendable {
+        /// The job's task while it runs. Used only under the lock, and detached before the
+        /// task returns, so it is never used after the task ended.
+        private struct TaskHandle: @unchecked Sendable {
+            let task: UnsafeCurrentTask
+        }
+        private struct State {
+            var reason: StopReason?
+            var task: TaskHandle?
+        }
         let attempt: Int
-        let stopSignal = WakeSignal()
-        let stopReason = Mutex<StopReason?>(nil)
+        private let state = Mutex(State())
         init(attempt: Int) { self.attempt = attempt }
 
+        /// Why the job was stopped, if it was.
+        var stopReason: StopReason? { state.withLock { $0.reason } }
+
+        /// Asks the job's task to stop (cancels it); the first reason wins.
         func stop(_ reason: StopReason) {
-            let first = stopReason.withLock { current -> Bool in
-                guard current == nil else { return false }
-                current = reason
-                return true
+            state.withLock { state in
+                guard state.reason == nil else { return }
+                state.reason = reason
+                state.task?.task.cancel()
             }
-            if first { stopSignal.signal() }
+        }
+
+        /// Registers the calling task as the job's task (cancelling it at once if a stop came first).
+        func attachCurrentTask() {
+            withUnsafeCurrentTask { task in
+                guard let task else { return }
+                let handle = TaskHandle(task: task)
+                let stopped = state.withLock { state -> Bool in
+                    state.task = handle
+                    return state.reason != nil
+                }
+                if stopped { task.cancel() }
+            }
+        }
+
+        /// Forgets the task; called before it ends.
+        func detachTask() {
+            state.withLock { $0.task = nil }
         }
     }
 
@@ -63,10 +92,19 @@ public final class QueueWorker: Service, Sendable {
         self.kinds = configuration.kinds.map { wanted in handled.filter(wanted.contains) } ?? handled
         var logger = logger
         logger[metadataKey: "worker.id"] = "\(configuration.workerID)"
+        // Job metadata (job.id, job.kind, tenant.id) comes from a task-local, read only when a
+        // record is actually logged: setting it per job on the logger cost more than the job.
+        let provider = logger.handler.metadataProvider
+        logger.handler.metadataProvider = provider.map { .multiplex([$0, JobLogMetadata.provider]) } ?? JobLogMetadata.provider
         self.logger = logger
         self.timings = LeaseTimings(lease: configuration.lease)
         self.pool = PostgresPool(connectionString: connectionString, size: configuration.handlerConnections, name: "encours-handler")
-        self.claimSession = PostgresSession(connectionString: connectionString, name: "encours-claim")
+        // Claims commit without waiting for the WAL flush: a claim lost in a server crash only
+        // makes its jobs available again (their lease lapses), which at-least-once delivery allows.
+        // Enqueues and completions stay durable. See BENCHMARKS.md for what this buys.
+        self.claimSession = PostgresSession(
+            connectionString: connectionString, name: "encours-claim",
+            setupSQL: configuration.durableClaims ? nil : "SET synchronous_commit = off")
         self.controlSession = PostgresSession(connectionString: connectionString, name: "encours-control")
         self.completionSession = PostgresSession(connectionString: connectionString, name: "encours-complete")
         self.listenSession = PostgresSession(connectionString: connectionString, name: "encours-listen")
@@ -135,9 +173,12 @@ public final class QueueWorker: Service, Sendable {
         await withDiscardingTaskGroup { group in
             var cursor: Int64 = 0
             var consecutiveFailures = 0
+            // Claim when at least half a batch of slots is free: many small claims cost more
+            // round trips (and commits) than they save.
+            let threshold = Self.claimThreshold(concurrency: configuration.concurrency, batchSize: configuration.batchSize)
             while !stopping.load(ordering: .sequentiallyConsistent) {
                 let free = configuration.concurrency - runningCount
-                if free <= 0 {
+                if free < threshold {
                     await fetchWake.wait(timeout: configuration.pollInterval)
                     continue
                 }
@@ -180,6 +221,11 @@ public final class QueueWorker: Service, Sendable {
         }
     }
 
+    /// Free slots needed before claiming again: half a batch (at least one).
+    static func claimThreshold(concurrency: Int, batchSize: Int) -> Int {
+        max(1, min(batchSize, concurrency) / 2)
+    }
+
     /// The tenant cursor for the next claim: claims rotate through tenants in id order.
     static func nextCursor(after cursor: Int64, claimedTenants: [Int64]) -> Int64 {
         guard !claimedTenants.isEmpty else { return cursor }
@@ -214,48 +260,35 @@ public final class QueueWorker: Service, Sendable {
         }
     }
 
-    private enum AttemptEvent: Sendable {
-        case finished(Result<Void, any Error>)
-        case stopRequested
+    private func execute(_ job: Job, entry: RunningJob) async {
+        let metadata: Logger.Metadata = [
+            "job.id": .stringConvertible(job.id), "job.kind": .string(job.kind), "tenant.id": .stringConvertible(job.tenantID),
+        ]
+        await JobLogMetadata.$current.withValue(metadata) {
+            await executeWithMetadata(job, entry: entry)
+        }
     }
 
-    private func execute(_ job: Job, entry: RunningJob) async {
-        var jobLogger = logger
-        jobLogger[metadataKey: "job.id"] = "\(job.id)"
-        jobLogger[metadataKey: "job.kind"] = "\(job.kind)"
-        jobLogger[metadataKey: "tenant.id"] = "\(job.tenantID)"
+    private func executeWithMetadata(_ job: Job, entry: RunningJob) async {
+        let jobLogger = logger
         let context = JobContext(job: job, logger: jobLogger, pool: pool)
         let handler = handlers[job.kind]
         let started = ContinuousClock.now
 
-        let result: Result<Void, any Error> = await withTaskGroup(of: AttemptEvent.self) { group in
-            group.addTask {
-                do {
-                    guard let handler else { throw QueueError(.invalidInput, "no handler for kind \(job.kind)") }
-                    try await handler.handle(context)
-                    return .finished(.success(()))
-                } catch {
-                    return .finished(.failure(error))
-                }
-            }
-            group.addTask {
-                await entry.stopSignal.wait()
-                return .stopRequested
-            }
-            var outcome: Result<Void, any Error> = .success(())
-            while let event = await group.next() {
-                switch event {
-                case .finished(let result):
-                    outcome = result
-                    group.cancelAll()
-                case .stopRequested:
-                    group.cancelAll()
-                }
-            }
-            return outcome
+        // The job runs in this child task; `jobs cancel`, a lost lease or the end of the grace
+        // period cancel this task alone (see RunningJob), and the handler sees task cancellation.
+        entry.attachCurrentTask()
+        let result: Result<Void, any Error>
+        do {
+            guard let handler else { throw QueueError(.invalidInput, "no handler for kind \(job.kind)") }
+            try await handler.handle(context)
+            result = .success(())
+        } catch {
+            result = .failure(error)
         }
+        entry.detachTask()
 
-        let reason = entry.stopReason.withLock { $0 }
+        let reason = entry.stopReason
         let outcome: AttemptOutcome
         switch (result, reason) {
         case (.success, _): outcome = .succeeded
@@ -288,7 +321,7 @@ public final class QueueWorker: Service, Sendable {
             running[job.id] = nil
             return running.count
         }
-        if configuration.concurrency - left >= max(1, min(configuration.batchSize, configuration.concurrency) / 2) {
+        if configuration.concurrency - left >= Self.claimThreshold(concurrency: configuration.concurrency, batchSize: configuration.batchSize) {
             fetchWake.signal()
         }
         if left == 0 {
@@ -442,6 +475,12 @@ public final class QueueWorker: Service, Sendable {
             }
         }
     }
+}
+
+/// The metadata of the job the current task runs, for every log record it writes.
+enum JobLogMetadata {
+    @TaskLocal static var current: Logger.Metadata?
+    static let provider = Logger.MetadataProvider { current ?? [:] }
 }
 
 extension Duration {

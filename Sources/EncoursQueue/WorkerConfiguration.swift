@@ -36,6 +36,9 @@ public struct WorkerConfiguration: Sendable {
     public var pruneInterval: Duration
     /// Connections for handlers' own database work (default: `concurrency`, opened lazily).
     public var handlerConnections: Int
+    /// Wait for the WAL flush when committing claims (default false: a claim lost in a server
+    /// crash only makes its jobs available again after their lease, which at-least-once allows).
+    public var durableClaims: Bool
 
     public init(
         workerID: String = WorkerConfiguration.defaultWorkerID(),
@@ -54,7 +57,8 @@ public struct WorkerConfiguration: Sendable {
         completedRetention: Duration = .seconds(24 * 3600),
         discardedRetention: Duration = .seconds(7 * 24 * 3600),
         pruneInterval: Duration = .seconds(30),
-        handlerConnections: Int? = nil
+        handlerConnections: Int? = nil,
+        durableClaims: Bool = false
     ) {
         self.workerID = workerID
         self.concurrency = max(1, concurrency)
@@ -73,6 +77,7 @@ public struct WorkerConfiguration: Sendable {
         self.discardedRetention = discardedRetention
         self.pruneInterval = pruneInterval
         self.handlerConnections = max(1, handlerConnections ?? concurrency)
+        self.durableClaims = durableClaims
     }
 
     /// `host-pid-xxxx`: unique per process, readable in `queue stats`.

@@ -124,7 +124,7 @@ enum WorkerStatements {
             WITH lost AS (
                 SELECT id FROM encours.jobs
                 WHERE state = 'running' AND lease_expires_at < now()
-                ORDER BY lease_expires_at LIMIT $1
+                LIMIT $1
                 FOR UPDATE SKIP LOCKED
             )
             UPDATE encours.jobs j SET
