@@ -44,7 +44,8 @@ func unfinished(_ session: PostgresSession) async throws -> Int {
 }
 
 struct EnqueueAPI: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "enqueue-api", abstract: "Enqueue N distinct jobs through JobQueue.enqueue in batches.")
+    static let configuration = CommandConfiguration(
+        commandName: "enqueue-api", abstract: "Enqueue N distinct jobs through the library's batch API (JobQueue.bulkEnqueue, COPY) in batches.")
     @OptionGroup var connection: Connection
     @Option var tenant = "bench-a"
     @Option var count = 100_000
@@ -60,7 +61,7 @@ struct EnqueueAPI: AsyncParsableCommand {
         }
         let started = ContinuousClock.now
         for jobs in batches {
-            _ = try await session.withConnection { try JobQueue.enqueue(jobs, on: $0).insertedIDs.count }
+            _ = try await session.withConnection { try JobQueue.bulkEnqueue(jobs, on: $0) }
         }
         let elapsed = EncoursBench.seconds(ContinuousClock.now - started)
         try emit(["jobs": count, "batch": batch, "seconds": elapsed, "rate": Double(count) / elapsed])

@@ -136,16 +136,25 @@ public final class PostgresConnection {
             throw PostgresError(code: .client, message: "COPY did not start", query: sql)
         }
         PQclear(start)
-        for chunk in chunks {
-            var chunk = chunk
-            let sent = chunk.withUTF8 { buffer in
+        // Lines are gathered into ~64 KiB messages: one libpq call per line costs more than the copy.
+        var pending = ""
+        pending.reserveCapacity(1 << 16)
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let sent = pending.withUTF8 { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
             }
+            pending.removeAll(keepingCapacity: true)
             guard sent == 1 else {
                 PQputCopyEnd(handle, "client failed to send data")
                 throw PostgresError(code: .client, message: "COPY failed: \(Self.oneLine(String(cString: PQerrorMessage(handle))))", query: sql)
             }
         }
+        for chunk in chunks {
+            pending += chunk
+            if pending.utf8.count >= 1 << 16 { try flush() }
+        }
+        try flush()
         guard PQputCopyEnd(handle, nil) == 1 else {
             throw PostgresError(code: .client, message: "COPY failed: \(Self.oneLine(String(cString: PQerrorMessage(handle))))", query: sql)
         }

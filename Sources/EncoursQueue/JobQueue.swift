@@ -39,6 +39,43 @@ public enum JobQueue {
         return EnqueueResult(insertedIDs: ids, skippedAsDuplicate: jobs.count - ids.count)
     }
 
+    /// Inserts many jobs fast with `COPY` (no unique keys, no ids returned); returns how many.
+    ///
+    /// For bulk loads and benchmarks: about twice as fast as ``enqueue(_:on:)`` on large batches.
+    /// A job with `runAt` set starts `scheduled` and becomes available when due. Payloads must be
+    /// JSON objects (PostgreSQL checks it; one bad payload fails the whole batch).
+    public static func bulkEnqueue(_ jobs: [NewJob], on connection: PostgresConnection) throws -> Int {
+        guard !jobs.isEmpty else { return 0 }
+        for job in jobs {
+            guard job.uniqueKey == nil else {
+                throw QueueError(.invalidInput, "bulk enqueue takes no unique keys; use enqueue for job \(job.kind) with key \(job.uniqueKey ?? "")")
+            }
+            if !(1...4).contains(job.priority) || job.maxAttempts <= 0 || job.kind.isEmpty { try job.validate() }
+        }
+        // COPY applies no column default to an explicit NULL, so jobs to run now (run_at defaults
+        // to now()) and scheduled jobs go through two column lists.
+        func line(_ job: NewJob, runAt: Date?) -> String {
+            var line = "\(job.tenantID)\t\(PostgresConnection.copyEscape(job.kind))\t\(PostgresConnection.copyEscape(job.payload))\t\(job.priority)\t"
+            if let runAt { line += PostgresTimestamp.format(runAt) + "\t" }
+            line += "\(job.maxAttempts)\t\(runAt == nil ? "available" : "scheduled")\n"
+            return line
+        }
+        var copied = 0
+        let immediate = jobs.filter { $0.runAt == nil }
+        if !immediate.isEmpty {
+            copied += try connection.copyIn(
+                "COPY encours.jobs (tenant_id, kind, payload, priority, max_attempts, state) FROM STDIN",
+                chunks: immediate.lazy.map { line($0, runAt: nil) })
+        }
+        let scheduled = jobs.filter { $0.runAt != nil }
+        if !scheduled.isEmpty {
+            copied += try connection.copyIn(
+                "COPY encours.jobs (tenant_id, kind, payload, priority, run_at, max_attempts, state) FROM STDIN",
+                chunks: scheduled.lazy.map { line($0, runAt: $0.runAt) })
+        }
+        return copied
+    }
+
     /// Inserts `count` identical copies of `job` in one statement (load tests, benchmarks).
     /// A job with a unique key is inserted at most once.
     public static func enqueueCopies(of job: NewJob, count: Int, on connection: PostgresConnection) throws -> Int {

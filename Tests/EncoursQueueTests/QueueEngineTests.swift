@@ -97,6 +97,32 @@ struct QueueEngineTests {
         }
     }
 
+    @Test("bulk enqueue by COPY inserts available and scheduled jobs, and refuses unique keys")
+    func bulkEnqueue() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            let later = Date().addingTimeInterval(3600)
+            let jobs = (0..<2_500).map { index in
+                NewJob(tenantID: tenant, kind: "noop", payload: #"{"n": \#(index), "note": "tab\there"}"#, runAt: index % 5 == 0 ? later : nil)
+            }
+            let copied = try await database.withConnection { try JobQueue.bulkEnqueue(jobs, on: $0) }
+            #expect(copied == 2_500)
+            #expect(try await stateCount(database, .available) == 2_000)
+            #expect(try await stateCount(database, .scheduled) == 500)
+            let note = try await database.withConnection { try $0.query("SELECT payload->>'note' FROM encours.jobs LIMIT 1").first?[0] }
+            #expect(note == "tab\there")
+            await #expect(throws: QueueError.self) {
+                try await database.withConnection {
+                    try JobQueue.bulkEnqueue([NewJob(tenantID: tenant, kind: "noop", uniqueKey: "k")], on: $0)
+                }
+            }
+            await #expect(throws: PostgresError.self) {
+                try await database.withConnection { try JobQueue.bulkEnqueue([NewJob(tenantID: tenant, kind: "noop", payload: "[1]")], on: $0) }
+            }
+            #expect(try await stateCount(database, .available) == 2_000, "a failed COPY inserts nothing")
+        }
+    }
+
     @Test("priority 1 jobs are claimed before priority 4 jobs of the same tenant")
     func priorities() async throws {
         try await TestDatabase.with { database in

@@ -8,3 +8,8 @@
 --   The running set is small (workers × concurrency): rescue scans jobs_running_tenant_idx whole.
 DROP INDEX encours.jobs_state_kind_idx;
 DROP INDEX encours.jobs_running_lease_idx;
+
+-- The foreign key to tenants ran a lookup per inserted job (a third of enqueue time in
+-- BENCHMARKS.md). Tenants are never deleted, and every enqueue path resolves the tenant first
+-- (the CLI by slug, handlers from the job they run), so the queue keeps no foreign key, like its peers.
+ALTER TABLE encours.jobs DROP CONSTRAINT jobs_tenant_id_fkey;
