@@ -1,3 +1,5 @@
+import EncoursLedger
+import EncoursLedgerStore
 import EncoursPostgres
 import EncoursQueue
 
@@ -26,6 +28,9 @@ public struct AdminError: Error, CustomStringConvertible, Sendable {
         switch error {
         case let error as AdminError: return error.message
         case let error as QueueError: return error.description
+        case let error as LedgerStoreError: return error.message
+        case let error as LedgerError: return error.description
+        case let error as LedgerImport.Rejected: return error.description
         case let error as PostgresError:
             return error.code == .connectionFailed ? error.message : "database error: \(error)"
         default: return String(describing: error)

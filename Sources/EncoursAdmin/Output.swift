@@ -1,3 +1,4 @@
+import EncoursLedgerStore
 import EncoursQueue
 import Foundation
 
@@ -173,9 +174,11 @@ public struct TenantView: Encodable, Sendable {
     public var maxConcurrentJobs: Int?
     public var settings: [String: JSONValue]
     public var createdAt: Date
+    /// Counts and totals of the tenant's ledger, when read.
+    public var ledger: LedgerSummary?
 
     enum CodingKeys: String, CodingKey {
-        case slug, name, currency, locale, timezone, settings
+        case slug, name, currency, locale, timezone, settings, ledger
         case maxConcurrentJobs = "max_concurrent_jobs"
         case createdAt = "created_at"
     }
@@ -214,6 +217,7 @@ public struct TenantView: Encodable, Sendable {
         try container.encode(maxConcurrentJobs, forKey: .maxConcurrentJobs)
         try container.encode(settings, forKey: .settings)
         try container.encode(createdAt, forKey: .createdAt)
+        try container.encodeIfPresent(ledger, forKey: .ledger)
     }
 
     /// `key: value` lines.
@@ -230,6 +234,16 @@ public struct TenantView: Encodable, Sendable {
             case let other?: value = (try? Output.json(other).replacingOccurrences(of: "\n", with: "")) ?? ""
             }
             lines.append("\(key): \(value)")
+        }
+        if let ledger {
+            lines.append("customers: \(ledger.customers)")
+            lines.append("invoices: \(ledger.invoices) (credit notes: \(ledger.creditNotes))")
+            lines.append("payments: \(ledger.payments)")
+            lines.append("open disputes: \(ledger.openDisputes)")
+            lines.append("promises: \(ledger.promises)")
+            for total in ledger.totals {
+                lines.append("open balance \(total.currency): \(total.openBalance) in \(total.openInvoices) invoices, overdue \(total.overdueBalance)")
+            }
         }
         return lines.joined(separator: "\n")
     }

@@ -9,7 +9,10 @@ struct Encours: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encours",
         abstract: "Encours admin CLI: migrate, manage tenants, enqueue work and inspect the queue.",
-        subcommands: [Migrate.self, TenantCommand.self, Enqueue.self, QueueCommand.self, JobsCommand.self])
+        subcommands: [
+            Migrate.self, TenantCommand.self, Import.self, PromisesCommand.self, DisputesCommand.self, ReportCommand.self,
+            Enqueue.self, QueueCommand.self, JobsCommand.self,
+        ])
 }
 
 /// `--database-url`, shared by every command that talks to PostgreSQL.

@@ -48,8 +48,10 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let slug = self.slug
-            let tenant = try await database.run { try TenantStore.find(slug: slug, on: $0) }
-            if json { try printJSON(TenantView(tenant)) } else { print(TenantView(tenant).text) }
+            let (tenant, summary) = try await database.run { try LedgerAdmin.summary(tenantSlug: slug, on: $0) }
+            var view = TenantView(tenant)
+            view.ledger = summary
+            if json { try printJSON(view) } else { print(view.text) }
         }
     }
 

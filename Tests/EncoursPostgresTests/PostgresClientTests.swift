@@ -1,6 +1,7 @@
 import EncoursPostgres
 import EncoursTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("libpq wrapper")
@@ -123,22 +124,28 @@ struct PostgresClientTests {
             let name = try await session.withConnection { _ in DedicatedThreadExecutor.currentExecutorName() }
             #expect(name == "encours-thread-check")
             #expect(DedicatedThreadExecutor.currentExecutorName() == nil)
-            // Many blocking statements at once still leave the cooperative pool free.
+            // More blocking statements than the cooperative pool has threads: if they ran on the
+            // pool, no other task could run until they finished. A task started after them finishes first.
             let pool = PostgresPool(connectionString: database.url, size: 6)
-            let started = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            final class Counter: Sendable { let value = Mutex(0) }
+            let finishedSleeps = Counter()
+            let sleepsWhenProbeRan = try await withThrowingTaskGroup(of: Int?.self) { group in
                 for _ in 0..<6 {
-                    group.addTask { try await pool.withConnection { try $0.query("SELECT pg_sleep(0.3)") } }
+                    group.addTask {
+                        try await pool.withConnection { _ = try $0.query("SELECT pg_sleep(2)") }
+                        finishedSleeps.value.withLock { $0 += 1 }
+                        return nil
+                    }
                 }
-                // While six connections sleep, this task still runs promptly.
                 group.addTask {
-                    let before = ContinuousClock.now
-                    try await Task.sleep(for: .milliseconds(10))
-                    #expect(ContinuousClock.now - before < .milliseconds(250))
+                    try await Task.sleep(for: .milliseconds(300))
+                    return finishedSleeps.value.withLock { $0 }
                 }
-                try await group.waitForAll()
+                var observed: Int?
+                for try await value in group { if let value { observed = value } }
+                return observed
             }
-            #expect(ContinuousClock.now - started < .milliseconds(1500))
+            #expect(sleepsWhenProbeRan == 0, "the probe ran only after \(sleepsWhenProbeRan ?? -1) blocking statements finished")
             await pool.close()
             await session.close()
         }

@@ -1,0 +1,63 @@
+import EncoursLedger
+import EncoursLedgerStore
+import EncoursPostgres
+import Foundation
+
+/// The ledger commands of the CLI: each resolves the tenant slug, then calls the ledger store.
+public enum LedgerAdmin {
+    /// `encours import KIND --tenant T FILE [--dry-run]`.
+    public static func importFile(
+        kind: String, tenantSlug: String, path: String, dryRun: Bool, on connection: PostgresConnection
+    ) throws -> LedgerImport.Outcome {
+        guard let importKind = ImportKind(rawValue: kind) else {
+            throw AdminError(.invalidInput, "unknown import kind \"\(kind)\": expected customers, invoices, payments or disputes")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw AdminError(.invalidInput, "\(path): no such file")
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw AdminError(.invalidInput, "\(path): not readable")
+        }
+        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
+        return try LedgerImport.run(
+            kind: importKind, fileURL: URL(fileURLWithPath: path), fileName: path, tenantID: tenant.id,
+            tenantCurrency: tenant.currency, dryRun: dryRun, on: connection)
+    }
+
+    /// `encours promises add`.
+    public static func addPromise(
+        tenantSlug: String, customerID: String, amount: String, date: String, invoiceID: String?, on connection: PostgresConnection
+    ) throws -> Promises.Promise {
+        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
+        return try Promises.add(
+            tenantID: tenant.id, customerID: customerID, amount: amount, date: date, invoiceID: invoiceID,
+            tenantCurrency: tenant.currency, on: connection)
+    }
+
+    /// `encours disputes open`.
+    public static func openDispute(
+        tenantSlug: String, invoiceID: String, reason: String, amount: String?, on connection: PostgresConnection
+    ) throws -> Disputes.Dispute {
+        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
+        return try Disputes.open(tenantID: tenant.id, invoiceID: invoiceID, reason: reason, amount: amount, on: connection)
+    }
+
+    /// `encours disputes list`.
+    public static func listDisputes(tenantSlug: String, status: String?, on connection: PostgresConnection) throws -> [Disputes.Dispute] {
+        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
+        return try Disputes.list(tenantID: tenant.id, status: status, on: connection)
+    }
+
+    /// `encours report aging`.
+    public static func aging(tenantSlug: String, asOf: String?, currency: String?, on connection: PostgresConnection) throws -> AgingReport {
+        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
+        return try AgingReport.compute(tenantID: tenant.id, asOf: asOf, currency: currency, on: connection)
+    }
+
+    /// The ledger part of `tenant show`.
+    public static func summary(tenantSlug: String, on connection: PostgresConnection) throws -> (Tenant, LedgerSummary) {
+        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
+        return (tenant, try LedgerSummary.fetch(tenantID: tenant.id, on: connection))
+    }
+}

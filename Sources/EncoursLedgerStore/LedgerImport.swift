@@ -1,0 +1,334 @@
+import EncoursLedger
+import EncoursPostgres
+import Foundation
+
+/// Imports a CSV file of customers, invoices, payments or disputes into a tenant's ledger:
+/// whole or not at all, re-importing an id updates it.
+///
+/// The file is parsed as a stream (``ImportParser``); valid rows go to a temporary staging table
+/// by `COPY` in batches, so memory stays flat. Checks that need the ledger (unknown customer,
+/// payment larger than the invoice balance, currency mismatch, ...) run in SQL on the staging
+/// table and report `file:line: field: problem` like the parser's own. Then one upsert per table.
+public enum LedgerImport {
+    /// What an import did (or, with `dryRun`, would do).
+    public struct Outcome: Sendable, Encodable {
+        public var kind: String
+        public var file: String
+        public var rows: Int
+        public var inserted: Int
+        public var updated: Int
+        public var unchanged: Int
+        public var dryRun: Bool
+        enum CodingKeys: String, CodingKey {
+            case kind, file, rows, inserted, updated, unchanged
+            case dryRun = "dry_run"
+        }
+    }
+
+    /// An import refused: every problem found, and nothing changed.
+    public struct Rejected: Error, CustomStringConvertible, Sendable {
+        public var issues: ImportIssueList
+        public var description: String { issues.description }
+    }
+
+    /// Rows sent to the staging table per COPY.
+    static let copyBatch = 20_000
+
+    /// Imports `url` for the tenant; throws ``Rejected`` listing every problem when the file is not importable.
+    public static func run(
+        kind: ImportKind, fileURL url: URL, fileName: String, tenantID: Int64, tenantCurrency: String, dryRun: Bool,
+        actor: String = "encours import", on connection: PostgresConnection
+    ) throws -> Outcome {
+        let currency = try CurrencyCode(tenantCurrency)
+        return try TenantScope.transaction(tenantID: tenantID, actor: actor, commit: !dryRun, on: connection) { connection in
+            let staging = Staging(kind: kind)
+            try connection.execute(staging.createSQL)
+            var pending: [String] = []
+            pending.reserveCapacity(copyBatch)
+            func flush() throws {
+                guard !pending.isEmpty else { return }
+                try connection.copyIn(staging.copySQL, chunks: pending)
+                pending.removeAll(keepingCapacity: true)
+            }
+            let parser = ImportParser(kind: kind, fileName: fileName, defaultCurrency: currency)
+            // New disputes start at tier 1, due after its SLA in the tenant's business days.
+            var deadline: ((CalendarDate) throws -> CalendarDate)?
+            if kind == .disputes {
+                let settings = try connection.query(
+                    "SELECT settings->>'holidays', (settings->'escalation_policy')::text FROM encours.tenants WHERE id = $1", [tenantID])
+                let calendar = BusinessCalendar(holidays: BusinessCalendar.Holidays(rawValue: settings.first?[0] ?? "fr") ?? .fr)
+                let sla = try EscalationPolicy(json: settings.first?[1]).tiers[0].slaDays
+                deadline = { try calendar.adding(businessDays: sla, to: $0) }
+            }
+            let summary = try parser.parse(contentsOf: url) { row in
+                var line = staging.copyLine(row)
+                if case .dispute(let dispute) = row, let deadline {
+                    line.removeLast()
+                    line += "\t" + (try deadline(dispute.openedOn)).isoString + "\n"
+                }
+                pending.append(line)
+                if pending.count >= copyBatch { try flush() }
+            }
+            guard summary.isValid else { throw Rejected(issues: summary.issues) }
+            try flush()
+            try connection.execute("ANALYZE import_rows")
+
+            var issues = ImportIssueList()
+            for check in staging.checks {
+                for row in try connection.query(check.sql, [tenantID]).rows {
+                    issues.append(ImportIssue(
+                        file: fileName, line: try row.decode("line", as: Int.self), field: check.field,
+                        value: row["value"], code: .invalidValue, message: try row.decode("message", as: String.self)))
+                }
+            }
+            guard issues.isEmpty else { throw Rejected(issues: issues) }
+
+            let counts = try connection.query(staging.upsertSQL, [tenantID])
+            let inserted = try counts.decode(Int.self, row: 0, column: 0)
+            let updated = try counts.decode(Int.self, row: 0, column: 1)
+            let outcome = Outcome(
+                kind: kind.rawValue, file: fileName, rows: summary.validRowCount, inserted: inserted, updated: updated,
+                unchanged: summary.validRowCount - inserted - updated, dryRun: dryRun)
+            try connection.query(
+                """
+                INSERT INTO encours.audit_log (tenant_id, action, entity, details)
+                VALUES ($1, 'import', $2, jsonb_build_object('file', $3::text, 'rows', $4::int, 'inserted', $5::int, 'updated', $6::int))
+                """, [tenantID, kind.rawValue, fileName, outcome.rows, inserted, updated])
+            return outcome
+        }
+    }
+}
+
+/// The staging table, COPY format, cross-row checks and upsert of one kind of file.
+struct Staging {
+    let kind: ImportKind
+
+    struct Check {
+        /// The field named in the issue.
+        var field: String
+        /// Returns (line, value, message) rows for each problem; $1 is the tenant id.
+        var sql: String
+    }
+
+    var createSQL: String {
+        let columns: String
+        switch kind {
+        case .customers:
+            columns = """
+                line INT, customer_id TEXT, name TEXT, email TEXT, language TEXT, payment_terms_days INT,
+                credit_limit_cents BIGINT, policy TEXT, on_hold BOOLEAN
+                """
+        case .invoices:
+            columns = """
+                line INT, invoice_id TEXT, customer_id TEXT, kind TEXT, applies_to TEXT, issue_date DATE, due_date DATE,
+                amount_cents BIGINT, currency TEXT
+                """
+        case .payments:
+            columns = """
+                line INT, payment_id TEXT, customer_id TEXT, invoice_id TEXT, received_on DATE, amount_cents BIGINT, currency TEXT
+                """
+        case .disputes:
+            columns = "line INT, dispute_id TEXT, invoice_id TEXT, reason TEXT, opened_on DATE, amount_cents BIGINT, deadline DATE"
+        }
+        return "CREATE TEMP TABLE import_rows (\(columns)) ON COMMIT DROP"
+    }
+
+    var copySQL: String { "COPY import_rows FROM STDIN" }
+
+    func copyLine(_ row: ImportRow) -> String {
+        func text(_ value: String?) -> String { PostgresConnection.copyEscape(value) }
+        let fields: [String]
+        switch row {
+        case .customer(let c):
+            fields = [
+                String(c.line), text(c.customerID), text(c.name), text(c.email), c.language.rawValue,
+                c.paymentTermsDays.map(String.init) ?? "\\N", c.creditLimit.map { String($0.cents) } ?? "\\N",
+                text(c.policy), c.onHold ? "t" : "f",
+            ]
+        case .invoice(let i):
+            fields = [
+                String(i.line), text(i.invoiceID), text(i.customerID), i.kind.name, text(i.kind.appliesTo),
+                i.issueDate.isoString, i.dueDate.isoString, String(i.amount.cents), i.amount.currency.code,
+            ]
+        case .payment(let p):
+            fields = [
+                String(p.line), text(p.paymentID), text(p.customerID), text(p.invoiceID), p.receivedOn.isoString,
+                String(p.amount.cents), p.amount.currency.code,
+            ]
+        case .dispute(let d):
+            fields = [
+                String(d.line), text(d.disputeID), text(d.invoiceID), text(d.reason), d.openedOn.isoString,
+                d.amountCents.map(String.init) ?? "\\N",
+            ]
+        }
+        return fields.joined(separator: "\t") + "\n"
+    }
+
+    /// Checks that need the ledger. RLS limits every table to the tenant; $1 is its id.
+    var checks: [Check] {
+        switch kind {
+        case .customers:
+            return []
+        case .invoices:
+            return [
+                Check(field: "customer_id", sql: """
+                    SELECT s.line, s.customer_id AS value, 'unknown customer' AS message
+                    FROM import_rows s
+                    WHERE NOT EXISTS (SELECT 1 FROM encours.customers c WHERE c.tenant_id = $1 AND c.customer_id = s.customer_id)
+                    ORDER BY s.line
+                    """),
+                Check(field: "applies_to", sql: """
+                    SELECT s.line, s.applies_to AS value, 'no invoice with this id' AS message
+                    FROM import_rows s
+                    WHERE s.kind = 'credit_note'
+                      AND NOT EXISTS (SELECT 1 FROM import_rows t WHERE t.invoice_id = s.applies_to AND t.kind = 'invoice')
+                      AND NOT EXISTS (SELECT 1 FROM encours.invoices i WHERE i.tenant_id = $1 AND i.invoice_id = s.applies_to AND i.kind = 'invoice')
+                    ORDER BY s.line
+                    """),
+                Check(field: "currency", sql: """
+                    SELECT s.line, s.currency AS value,
+                           'credit note in ' || s.currency || ' for an invoice in ' || coalesce(t.currency, i.currency) AS message
+                    FROM import_rows s
+                    LEFT JOIN import_rows t ON t.invoice_id = s.applies_to AND t.kind = 'invoice'
+                    LEFT JOIN encours.invoices i ON i.tenant_id = $1 AND i.invoice_id = s.applies_to
+                    WHERE s.kind = 'credit_note' AND s.currency <> coalesce(t.currency, i.currency)
+                    ORDER BY s.line
+                    """),
+                Check(field: "amount", sql: """
+                    WITH touched AS (
+                        SELECT applies_to AS invoice_id FROM import_rows WHERE kind = 'credit_note'
+                        UNION SELECT invoice_id FROM import_rows WHERE kind = 'invoice'
+                    ),
+                    target AS (
+                        SELECT touched.invoice_id, coalesce(t.amount_cents, i.amount_cents) AS amount_cents, t.line
+                        FROM touched
+                        LEFT JOIN import_rows t ON t.invoice_id = touched.invoice_id AND t.kind = 'invoice'
+                        LEFT JOIN encours.invoices i ON i.tenant_id = $1 AND i.invoice_id = touched.invoice_id AND i.kind = 'invoice'
+                    ),
+                    reductions AS (
+                        SELECT invoice_id, sum(cents) AS reduced_cents FROM (
+                            SELECT p.invoice_id, p.amount_cents AS cents FROM encours.payments p
+                            WHERE p.tenant_id = $1 AND p.invoice_id IS NOT NULL
+                            UNION ALL
+                            SELECT c.applies_to, c.amount_cents FROM encours.invoices c
+                            WHERE c.tenant_id = $1 AND c.kind = 'credit_note'
+                              AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.invoice_id = c.invoice_id)
+                            UNION ALL
+                            SELECT r.applies_to, r.amount_cents FROM import_rows r WHERE r.kind = 'credit_note'
+                        ) x GROUP BY invoice_id
+                    )
+                    SELECT coalesce(target.line, (SELECT min(r.line) FROM import_rows r WHERE r.applies_to = target.invoice_id)) AS line,
+                           NULL AS value,
+                           'payments and credit notes (' || to_char(reductions.reduced_cents / 100.0, 'FM999999999990.00')
+                             || ') exceed the amount of invoice ' || target.invoice_id
+                             || ' (' || to_char(target.amount_cents / 100.0, 'FM999999999990.00') || ')' AS message
+                    FROM target JOIN reductions USING (invoice_id)
+                    WHERE reductions.reduced_cents > target.amount_cents
+                    ORDER BY 1
+                    """),
+            ]
+        case .payments:
+            return [
+                Check(field: "customer_id", sql: """
+                    SELECT s.line, s.customer_id AS value, 'unknown customer' AS message
+                    FROM import_rows s
+                    WHERE NOT EXISTS (SELECT 1 FROM encours.customers c WHERE c.tenant_id = $1 AND c.customer_id = s.customer_id)
+                    ORDER BY s.line
+                    """),
+                Check(field: "invoice_id", sql: """
+                    SELECT s.line, s.invoice_id AS value,
+                           CASE WHEN i.invoice_id IS NULL THEN 'unknown invoice'
+                                WHEN i.kind <> 'invoice' THEN 'is a credit note, not an invoice'
+                                ELSE 'belongs to customer ' || i.customer_id || ', not ' || s.customer_id END AS message
+                    FROM import_rows s
+                    LEFT JOIN encours.invoices i ON i.tenant_id = $1 AND i.invoice_id = s.invoice_id
+                    WHERE s.invoice_id IS NOT NULL
+                      AND (i.invoice_id IS NULL OR i.kind <> 'invoice' OR i.customer_id <> s.customer_id)
+                    ORDER BY s.line
+                    """),
+                Check(field: "currency", sql: """
+                    SELECT s.line, s.currency AS value, 'invoice ' || i.invoice_id || ' is in ' || i.currency AS message
+                    FROM import_rows s
+                    JOIN encours.invoices i ON i.tenant_id = $1 AND i.invoice_id = s.invoice_id
+                    WHERE s.currency <> i.currency
+                    ORDER BY s.line
+                    """),
+                Check(field: "amount", sql: """
+                    WITH applied AS (
+                        SELECT s.invoice_id, sum(s.amount_cents) AS staged_cents, max(s.line) AS line
+                        FROM import_rows s WHERE s.invoice_id IS NOT NULL GROUP BY s.invoice_id
+                    )
+                    SELECT a.line, NULL AS value,
+                           'payments to invoice ' || a.invoice_id || ' ('
+                             || to_char((a.staged_cents + other.paid) / 100.0, 'FM999999999990.00')
+                             || ') exceed its balance before payments ('
+                             || to_char((b.amount_cents - b.credited_cents) / 100.0, 'FM999999999990.00') || ')' AS message
+                    FROM applied a
+                    JOIN encours.invoice_balances b ON b.tenant_id = $1 AND b.invoice_id = a.invoice_id
+                    CROSS JOIN LATERAL (
+                        SELECT coalesce(sum(p.amount_cents), 0) AS paid FROM encours.payments p
+                        WHERE p.tenant_id = $1 AND p.invoice_id = a.invoice_id
+                          AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.payment_id = p.payment_id)
+                    ) other
+                    WHERE a.staged_cents + other.paid > b.amount_cents - b.credited_cents
+                    ORDER BY a.line
+                    """),
+            ]
+        case .disputes:
+            return [
+                Check(field: "invoice_id", sql: """
+                    SELECT s.line, s.invoice_id AS value, 'unknown invoice' AS message
+                    FROM import_rows s
+                    WHERE NOT EXISTS (SELECT 1 FROM encours.invoices i WHERE i.tenant_id = $1 AND i.invoice_id = s.invoice_id AND i.kind = 'invoice')
+                    ORDER BY s.line
+                    """),
+                Check(field: "amount", sql: """
+                    SELECT s.line, to_char(s.amount_cents / 100.0, 'FM999999999990.00') AS value,
+                           'more than the invoice balance (' || to_char(b.balance_cents / 100.0, 'FM999999999990.00') || ')' AS message
+                    FROM import_rows s
+                    JOIN encours.invoice_balances b ON b.tenant_id = $1 AND b.invoice_id = s.invoice_id
+                    WHERE s.amount_cents IS NOT NULL AND s.amount_cents > b.balance_cents
+                    ORDER BY s.line
+                    """),
+            ]
+        }
+    }
+
+    /// Inserts new ids and updates changed rows; returns (inserted, updated). $1 is the tenant id.
+    var upsertSQL: String {
+        let table: String, columns: [String], key: String
+        switch kind {
+        case .customers:
+            table = "customers"; key = "customer_id"
+            columns = ["name", "email", "language", "payment_terms_days", "credit_limit_cents", "policy", "on_hold"]
+        case .invoices:
+            table = "invoices"; key = "invoice_id"
+            columns = ["customer_id", "kind", "applies_to", "issue_date", "due_date", "amount_cents", "currency"]
+        case .payments:
+            table = "payments"; key = "payment_id"
+            columns = ["customer_id", "invoice_id", "received_on", "amount_cents", "currency"]
+        case .disputes:
+            // Only the imported facts; status, tier and deadline belong to the escalation lifecycle.
+            table = "disputes"; key = "dispute_id"
+            columns = ["invoice_id", "reason", "opened_on", "amount_cents"]
+        }
+        // Columns set only when a row is new (a dispute's first deadline; later ones belong to escalation).
+        let insertOnly = kind == .disputes ? ["deadline"] : []
+        let all = [key] + columns + insertOnly
+        let sets = columns.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+        let changed = "(" + columns.map { "t.\($0)" }.joined(separator: ", ") + ") IS DISTINCT FROM ("
+            + columns.map { "EXCLUDED.\($0)" }.joined(separator: ", ") + ")"
+        // Invoices before the credit notes that reduce them (the self-reference is checked per row).
+        let order = kind == .invoices ? "ORDER BY (kind = 'credit_note'), line" : "ORDER BY line"
+        return """
+            WITH changed AS (
+                INSERT INTO encours.\(table) AS t (tenant_id, \(all.joined(separator: ", ")))
+                SELECT $1, \(all.joined(separator: ", ")) FROM import_rows \(order)
+                ON CONFLICT (tenant_id, \(key)) DO UPDATE SET \(sets), updated_at = now()
+                WHERE \(changed)
+                RETURNING (xmax = 0) AS inserted
+            )
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM changed
+            """
+    }
+}

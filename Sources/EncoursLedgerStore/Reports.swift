@@ -1,0 +1,170 @@
+import EncoursLedger
+import EncoursPostgres
+import Foundation
+
+/// The aging of open invoices by days past due at a date (SPEC §6 buckets).
+public struct AgingReport: Sendable, Encodable {
+    /// Balances in the five buckets, as decimal strings.
+    public struct Buckets: Sendable, Encodable, Equatable {
+        public var current: String
+        public var days1To30: String
+        public var days31To60: String
+        public var days61To90: String
+        public var over90: String
+
+        public init(current: String, days1To30: String, days31To60: String, days61To90: String, over90: String) {
+            self.current = current
+            self.days1To30 = days1To30
+            self.days31To60 = days31To60
+            self.days61To90 = days61To90
+            self.over90 = over90
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case current
+            case days1To30 = "1_30"
+            case days31To60 = "31_60"
+            case days61To90 = "61_90"
+            case over90 = "over_90"
+        }
+    }
+    /// One customer's buckets.
+    public struct CustomerAging: Sendable, Encodable {
+        public var customerID: String
+        public var buckets: Buckets
+        enum CodingKeys: String, CodingKey { case customerID = "customer_id" }
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(customerID, forKey: .customerID)
+            try buckets.encode(to: encoder)
+        }
+    }
+
+    public var asOf: String
+    public var currency: String
+    public var totals: Buckets
+    public var customers: [CustomerAging]
+
+    enum CodingKeys: String, CodingKey {
+        case currency, totals, customers
+        case asOf = "as_of"
+    }
+
+    /// Computes the report at `asOf` (default: today in the tenant's time zone) for one currency
+    /// (default: the tenant's). Balances count payments received and credit notes issued up to that date.
+    public static func compute(
+        tenantID: Int64, asOf: String?, currency: String?, on connection: PostgresConnection
+    ) throws -> AgingReport {
+        var date: CalendarDate?
+        if let asOf {
+            do { date = try CalendarDate(parsing: asOf) } catch {
+                throw LedgerStoreError("invalid --as-of \"\(asOf)\": expected YYYY-MM-DD or DD/MM/YYYY")
+            }
+        }
+        return try TenantScope.transaction(tenantID: tenantID, on: connection) { connection in
+            let tenant = try connection.query(
+                "SELECT currency, (now() AT TIME ZONE timezone)::date::text AS today FROM encours.tenants WHERE id = encours.current_tenant_id()"
+            )
+            let day = try date?.isoString ?? tenant.decode(String.self, row: 0, column: 1)
+            let reportCurrency = try currency ?? tenant.decode(String.self, row: 0, column: 0)
+            let rows = try connection.query(
+                """
+                WITH open AS (
+                    SELECT i.customer_id, $1::date - i.due_date AS days,
+                           i.amount_cents
+                           - coalesce((SELECT sum(p.amount_cents) FROM encours.payments p
+                                       WHERE p.tenant_id = i.tenant_id AND p.invoice_id = i.invoice_id AND p.received_on <= $1::date), 0)
+                           - coalesce((SELECT sum(c.amount_cents) FROM encours.invoices c
+                                       WHERE c.tenant_id = i.tenant_id AND c.applies_to = i.invoice_id AND c.issue_date <= $1::date), 0)
+                           AS balance
+                    FROM encours.invoices i
+                    WHERE i.kind = 'invoice' AND i.currency = $2 AND i.issue_date <= $1::date
+                )
+                SELECT customer_id,
+                       coalesce(sum(balance) FILTER (WHERE days <= 0), 0) AS current,
+                       coalesce(sum(balance) FILTER (WHERE days BETWEEN 1 AND 30), 0) AS d1_30,
+                       coalesce(sum(balance) FILTER (WHERE days BETWEEN 31 AND 60), 0) AS d31_60,
+                       coalesce(sum(balance) FILTER (WHERE days BETWEEN 61 AND 90), 0) AS d61_90,
+                       coalesce(sum(balance) FILTER (WHERE days > 90), 0) AS over_90
+                FROM open WHERE balance > 0
+                GROUP BY customer_id ORDER BY customer_id
+                """, [day, reportCurrency])
+            var totals = [Int64](repeating: 0, count: 5)
+            var customers: [CustomerAging] = []
+            for row in rows.rows {
+                let values = try (1...5).map { try row.decode($0, as: Int64.self) }
+                for index in 0..<5 { totals[index] += values[index] }
+                customers.append(CustomerAging(customerID: try row.decode(0), buckets: buckets(values)))
+            }
+            return AgingReport(asOf: day, currency: reportCurrency, totals: buckets(totals), customers: customers)
+        }
+    }
+
+    static func buckets(_ cents: [Int64]) -> Buckets {
+        Buckets(
+            current: Money.decimalString(cents: cents[0]), days1To30: Money.decimalString(cents: cents[1]),
+            days31To60: Money.decimalString(cents: cents[2]), days61To90: Money.decimalString(cents: cents[3]),
+            over90: Money.decimalString(cents: cents[4]))
+    }
+}
+
+/// Counts and totals of a tenant's ledger, for `tenant show`.
+public struct LedgerSummary: Sendable, Encodable {
+    /// Open balance and overdue balance in one currency.
+    public struct CurrencyTotals: Sendable, Encodable {
+        public var currency: String
+        public var openInvoices: Int
+        public var openBalance: String
+        public var overdueBalance: String
+        enum CodingKeys: String, CodingKey {
+            case currency
+            case openInvoices = "open_invoices"
+            case openBalance = "open_balance"
+            case overdueBalance = "overdue_balance"
+        }
+    }
+    public var customers: Int
+    public var invoices: Int
+    public var creditNotes: Int
+    public var payments: Int
+    public var openDisputes: Int
+    public var promises: Int
+    public var totals: [CurrencyTotals]
+    enum CodingKeys: String, CodingKey {
+        case customers, invoices, payments, promises, totals
+        case creditNotes = "credit_notes"
+        case openDisputes = "open_disputes"
+    }
+
+    /// Reads the summary at today's date in the tenant's time zone.
+    public static func fetch(tenantID: Int64, on connection: PostgresConnection) throws -> LedgerSummary {
+        try TenantScope.transaction(tenantID: tenantID, on: connection) { connection in
+            let counts = try connection.query(
+                """
+                SELECT (SELECT count(*) FROM encours.customers),
+                       (SELECT count(*) FROM encours.invoices WHERE kind = 'invoice'),
+                       (SELECT count(*) FROM encours.invoices WHERE kind = 'credit_note'),
+                       (SELECT count(*) FROM encours.payments),
+                       (SELECT count(*) FROM encours.disputes WHERE status <> 'resolved'),
+                       (SELECT count(*) FROM encours.promises)
+                """)
+            let values = try (0..<6).map { try counts.decode(Int.self, row: 0, column: $0) }
+            let totals = try connection.query(
+                """
+                SELECT b.currency, count(*), sum(b.balance_cents),
+                       coalesce(sum(b.balance_cents) FILTER (WHERE b.due_date < (now() AT TIME ZONE t.timezone)::date), 0)
+                FROM encours.invoice_balances b JOIN encours.tenants t ON t.id = b.tenant_id
+                WHERE b.balance_cents > 0 GROUP BY b.currency ORDER BY b.currency
+                """
+            ).rows.map { row in
+                CurrencyTotals(
+                    currency: try row.decode(0), openInvoices: try row.decode(1),
+                    openBalance: Money.decimalString(cents: try row.decode(2, as: Int64.self)),
+                    overdueBalance: Money.decimalString(cents: try row.decode(3, as: Int64.self)))
+            }
+            return LedgerSummary(
+                customers: values[0], invoices: values[1], creditNotes: values[2], payments: values[3],
+                openDisputes: values[4], promises: values[5], totals: totals)
+        }
+    }
+}

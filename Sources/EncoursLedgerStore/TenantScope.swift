@@ -1,0 +1,29 @@
+import EncoursPostgres
+
+/// Runs tenant work the way row-level security expects: in a transaction, as the role
+/// `encours_tenant` (which cannot bypass RLS), with `encours.tenant_id` set for that transaction only.
+///
+/// Every ledger query goes through here; a query that forgets `WHERE tenant_id = …` still sees
+/// and changes only this tenant's rows.
+public enum TenantScope {
+    /// Runs `body` in a tenant-scoped transaction; it commits when `commit` is true and `body`
+    /// returns, and rolls back otherwise (a dry run keeps the result and rolls back the writes).
+    public static func transaction<T>(
+        tenantID: Int64, actor: String = "encours", commit: Bool = true, on connection: PostgresConnection,
+        _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
+        try connection.execute("BEGIN")
+        do {
+            try connection.query(
+                "SELECT set_config('encours.tenant_id', $1, true), set_config('encours.actor', $2, true)",
+                [String(tenantID), actor])
+            try connection.execute("SET LOCAL ROLE encours_tenant")
+            let value = try body(connection)
+            try connection.execute(commit ? "COMMIT" : "ROLLBACK")
+            return value
+        } catch {
+            if connection.isHealthy { try? connection.execute("ROLLBACK") }
+            throw error
+        }
+    }
+}
