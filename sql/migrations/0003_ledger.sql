@@ -2,7 +2,8 @@
 -- promises to pay, audit trail) and tenant isolation by row-level security.
 --
 -- Every table carries tenant_id as the first column of its primary key and of every foreign
--- key, so rows can later be distributed by tenant. Money is integer cents (BIGINT) plus an
+-- key, so rows can later be distributed by tenant. Ids are COLLATE "C": compared byte by byte,
+-- which keeps index maintenance fast on a million-row import whatever the database's locale. Money is integer cents (BIGINT) plus an
 -- ISO 4217 currency. Dates are calendar dates (DATE) in the tenant's time zone.
 
 -- Tenant work runs as this role, which cannot bypass row-level security. The application
@@ -27,7 +28,7 @@ GRANT EXECUTE ON FUNCTION encours.current_tenant_id() TO encours_tenant;
 
 CREATE TABLE encours.customers (
     tenant_id           BIGINT NOT NULL REFERENCES encours.tenants (id),
-    customer_id         TEXT NOT NULL CHECK (customer_id <> '' AND length(customer_id) <= 64),
+    customer_id         TEXT COLLATE "C" NOT NULL CHECK (customer_id <> '' AND length(customer_id) <= 64),
     name                TEXT NOT NULL CHECK (name <> ''),
     email               TEXT,
     language            TEXT NOT NULL DEFAULT 'fr' CHECK (language IN ('fr', 'en')),
@@ -42,11 +43,11 @@ CREATE TABLE encours.customers (
 
 CREATE TABLE encours.invoices (
     tenant_id     BIGINT NOT NULL,
-    invoice_id    TEXT NOT NULL CHECK (invoice_id <> '' AND length(invoice_id) <= 64),
-    customer_id   TEXT NOT NULL,
+    invoice_id    TEXT COLLATE "C" NOT NULL CHECK (invoice_id <> '' AND length(invoice_id) <= 64),
+    customer_id   TEXT COLLATE "C" NOT NULL,
     kind          TEXT NOT NULL DEFAULT 'invoice' CHECK (kind IN ('invoice', 'credit_note')),
     -- A credit note names the invoice it reduces.
-    applies_to    TEXT,
+    applies_to    TEXT COLLATE "C",
     issue_date    DATE NOT NULL,
     due_date      DATE NOT NULL,
     amount_cents  BIGINT NOT NULL CHECK (amount_cents > 0),
@@ -67,10 +68,10 @@ CREATE INDEX invoices_applies_to_idx ON encours.invoices (tenant_id, applies_to)
 
 CREATE TABLE encours.payments (
     tenant_id     BIGINT NOT NULL,
-    payment_id    TEXT NOT NULL CHECK (payment_id <> '' AND length(payment_id) <= 64),
-    customer_id   TEXT NOT NULL,
+    payment_id    TEXT COLLATE "C" NOT NULL CHECK (payment_id <> '' AND length(payment_id) <= 64),
+    customer_id   TEXT COLLATE "C" NOT NULL,
     -- NULL: unapplied cash on the customer's account.
-    invoice_id    TEXT,
+    invoice_id    TEXT COLLATE "C",
     received_on   DATE NOT NULL,
     amount_cents  BIGINT NOT NULL CHECK (amount_cents > 0),
     currency      CHAR(3) NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
@@ -85,8 +86,8 @@ CREATE INDEX payments_customer_idx ON encours.payments (tenant_id, customer_id, 
 
 CREATE TABLE encours.disputes (
     tenant_id     BIGINT NOT NULL,
-    dispute_id    TEXT NOT NULL CHECK (dispute_id <> '' AND length(dispute_id) <= 64),
-    invoice_id    TEXT NOT NULL,
+    dispute_id    TEXT COLLATE "C" NOT NULL CHECK (dispute_id <> '' AND length(dispute_id) <= 64),
+    invoice_id    TEXT COLLATE "C" NOT NULL,
     reason        TEXT NOT NULL CHECK (reason <> ''),
     opened_on     DATE NOT NULL,
     -- NULL: the whole invoice balance is disputed.
@@ -108,9 +109,9 @@ CREATE INDEX disputes_invoice_idx ON encours.disputes (tenant_id, invoice_id) WH
 CREATE TABLE encours.promises (
     tenant_id     BIGINT NOT NULL,
     promise_id    BIGINT GENERATED ALWAYS AS IDENTITY,
-    customer_id   TEXT NOT NULL,
+    customer_id   TEXT COLLATE "C" NOT NULL,
     -- NULL: the promise covers all of the customer's invoices.
-    invoice_id    TEXT,
+    invoice_id    TEXT COLLATE "C",
     amount_cents  BIGINT NOT NULL CHECK (amount_cents > 0),
     currency      CHAR(3) NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     promised_for  DATE NOT NULL,

@@ -50,18 +50,24 @@ public struct ImportParser: Sendable {
     public let maximumRowBytes: Int
     /// How many issues are kept in full (all are counted).
     public let maximumListedIssues: Int
+    /// Whether the parser refuses a second row with the same id. It keeps every id seen to do
+    /// so (about 70 MB per million); a caller that checks duplicates itself (the database
+    /// importer does it on its staging table) turns it off to keep memory flat.
+    public let checksDuplicateIDs: Bool
 
     /// Creates a parser for one file of `kind`, whose name appears in every issue.
     public init(
         kind: ImportKind, fileName: String, defaultCurrency: CurrencyCode,
         maximumRowBytes: Int = ImportParser.defaultMaximumRowBytes,
-        maximumListedIssues: Int = ImportIssueList.defaultListLimit
+        maximumListedIssues: Int = ImportIssueList.defaultListLimit,
+        checksDuplicateIDs: Bool = true
     ) {
         self.kind = kind
         self.fileName = fileName
         self.defaultCurrency = defaultCurrency
         self.maximumRowBytes = maximumRowBytes
         self.maximumListedIssues = maximumListedIssues
+        self.checksDuplicateIDs = checksDuplicateIDs
     }
 
     /// Reads `stream` (opened if needed, left open) and hands each valid row to `onRow`.
@@ -326,7 +332,7 @@ struct ImportRun {
         case .disputes: row = reader.dispute().map(ImportRow.dispute)
         }
 
-        if let id = reader.rowID, let firstLine = firstLineByID.updateValue(record.line, forKey: id) {
+        if parser.checksDuplicateIDs, let id = reader.rowID, let firstLine = firstLineByID.updateValue(record.line, forKey: id) {
             firstLineByID[id] = firstLine  // keep pointing at the first occurrence (one hash for new ids)
             reader.report(parser.kind.idColumn, .duplicateID, "duplicate of line \(firstLine)", value: id)
         }
