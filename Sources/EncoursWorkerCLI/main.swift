@@ -39,6 +39,8 @@ struct EncoursWorker: AsyncParsableCommand {
     var retentionCompletedSeconds = 86_400.0
     @Option(name: .customLong("retention-discarded-seconds"), help: "Discarded jobs are pruned after this age.")
     var retentionDiscardedSeconds = 604_800.0
+    @Flag(name: .customLong("durable-claims"), help: "Wait for the WAL flush when committing claims (slower; see BENCHMARKS.md).")
+    var durableClaims = false
 
     func validate() throws {
         guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
@@ -94,7 +96,8 @@ struct EncoursWorker: AsyncParsableCommand {
             retryPolicy: RetryPolicy(base: .milliseconds(Int64(retryBaseSeconds * 1000))),
             shutdownGracePeriod: .milliseconds(Int64(shutdownGraceSeconds * 1000)),
             completedRetention: .milliseconds(Int64(retentionCompletedSeconds * 1000)),
-            discardedRetention: .milliseconds(Int64(retentionDiscardedSeconds * 1000)))
+            discardedRetention: .milliseconds(Int64(retentionDiscardedSeconds * 1000)),
+            durableClaims: durableClaims)
         let worker = QueueWorker(connectionString: url, configuration: configuration, handlers: JobCatalog.handlers(), logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
