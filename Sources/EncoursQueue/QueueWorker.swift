@@ -66,16 +66,24 @@ public final class QueueWorker: Service, Sendable {
     private let kinds: [String]
     private let logger: Logger
     private let pool: PostgresPool
-    private let claimSession: PostgresSession
+    private let claimSessions: [PostgresSession]
     private let controlSession: PostgresSession
     private let completionSession: PostgresSession
     private let listenSession: PostgresSession
     private let timings: LeaseTimings
 
-    private let running = Mutex<[Int64: RunningJob]>([:])
+    /// Jobs running here, and slots reserved by claims in flight (so concurrent claims never
+    /// take more than `concurrency` between them).
+    private struct Slots {
+        var jobs: [Int64: RunningJob] = [:]
+        var reserved = 0
+    }
+    private let running = Mutex(Slots())
     private let pendingRecords = Mutex<[WorkerStatements.Record]>([])
-    private let fetchWake = WakeSignal()
-    private let idleWake = WakeSignal()
+    /// One per claim loop; ``wakeFetchers()`` signals them all.
+    private let fetchWakes: [WakeSignal]
+    /// One per claim loop (a WakeSignal has one waiter); all are signalled when no job runs.
+    private let idleWakes: [WakeSignal]
     private let completionWake = WakeSignal()
     private let stopping = Atomic<Bool>(false)
     private let metrics = WorkerMetrics()
@@ -102,16 +110,24 @@ public final class QueueWorker: Service, Sendable {
         // Claims commit without waiting for the WAL flush: a claim lost in a server crash only
         // makes its jobs available again (their lease lapses), which at-least-once delivery allows.
         // Enqueues and completions stay durable. See BENCHMARKS.md for what this buys.
-        self.claimSession = PostgresSession(
-            connectionString: connectionString, name: "encours-claim",
-            setupSQL: configuration.durableClaims ? nil : "SET synchronous_commit = off")
+        self.claimSessions = (0..<configuration.claimConnections).map { index in
+            PostgresSession(
+                connectionString: connectionString, name: "encours-claim-\(index)",
+                setupSQL: configuration.durableClaims ? nil : "SET synchronous_commit = off")
+        }
+        self.fetchWakes = (0..<configuration.claimConnections).map { _ in WakeSignal() }
+        self.idleWakes = (0..<configuration.claimConnections).map { _ in WakeSignal() }
         self.controlSession = PostgresSession(connectionString: connectionString, name: "encours-control")
         self.completionSession = PostgresSession(connectionString: connectionString, name: "encours-complete")
         self.listenSession = PostgresSession(connectionString: connectionString, name: "encours-listen")
     }
 
     /// Jobs running right now.
-    public var runningCount: Int { running.withLock { $0.count } }
+    public var runningCount: Int { running.withLock { $0.jobs.count } }
+
+    private func wakeFetchers() {
+        for wake in fetchWakes { wake.signal() }
+    }
 
     /// For `/healthz`: healthy while the database answered recently and the worker is not stopping.
     public func healthReport() -> (healthy: Bool, detail: String) {
@@ -152,7 +168,7 @@ public final class QueueWorker: Service, Sendable {
         }
 
         try? await controlSession.withConnection { try WorkerStatements.unregister(workerID: configuration.workerID, on: $0) }
-        await claimSession.close()
+        for session in claimSessions { await session.close() }
         await controlSession.close()
         await completionSession.close()
         await listenSession.close()
@@ -163,12 +179,35 @@ public final class QueueWorker: Service, Sendable {
     /// Stops claiming; running jobs get the grace period to finish.
     public func beginShutdown() {
         stopping.store(true, ordering: .sequentiallyConsistent)
-        fetchWake.signal()
+        wakeFetchers()
     }
 
     // MARK: Fetching and running
 
+    /// Runs one claim loop per claim connection: while one claim waits for its round trip,
+    /// the other can already be at the server.
     private func fetchAndRun() async {
+        await withTaskGroup(of: Void.self) { loops in
+            for index in claimSessions.indices {
+                loops.addTask {
+                    await self.fetchLoop(session: self.claimSessions[index], wake: self.fetchWakes[index], idle: self.idleWakes[index])
+                }
+            }
+        }
+    }
+
+    /// Reserves up to a batch of free slots, or none when fewer than `threshold` are free.
+    private func reserveSlots(threshold: Int) -> Int {
+        running.withLock { slots in
+            let free = configuration.concurrency - slots.jobs.count - slots.reserved
+            guard free >= threshold else { return 0 }
+            let take = min(free, configuration.batchSize)
+            slots.reserved += take
+            return take
+        }
+    }
+
+    private func fetchLoop(session: PostgresSession, wake: WakeSignal, idle: WakeSignal) async {
         let configuration = self.configuration
         await withDiscardingTaskGroup { group in
             var cursor: Int64 = 0
@@ -177,47 +216,51 @@ public final class QueueWorker: Service, Sendable {
             // round trips (and commits) than they save.
             let threshold = Self.claimThreshold(concurrency: configuration.concurrency, batchSize: configuration.batchSize)
             while !stopping.load(ordering: .sequentiallyConsistent) {
-                let free = configuration.concurrency - runningCount
-                if free < threshold {
-                    await fetchWake.wait(timeout: configuration.pollInterval)
+                let requested = reserveSlots(threshold: threshold)
+                if requested == 0 {
+                    await wake.wait(timeout: configuration.pollInterval)
                     continue
                 }
-                let requested = min(free, configuration.batchSize)
                 let jobs: [Job]
                 do {
                     let started = ContinuousClock.now
-                    jobs = try await claim(limit: requested, cursor: cursor)
+                    jobs = try await claim(limit: requested, cursor: cursor, on: session)
                     metrics.recordClaim(count: jobs.count, duration: ContinuousClock.now - started)
                     touchDatabase()
                     consecutiveFailures = 0
                 } catch {
+                    running.withLock { $0.reserved -= requested }
                     consecutiveFailures += 1
                     logger.error("claim failed", metadata: ["error": "\(error)"])
-                    await fetchWake.wait(timeout: .milliseconds(min(5000, 100 << min(consecutiveFailures, 6))))
+                    await wake.wait(timeout: .milliseconds(min(5000, 100 << min(consecutiveFailures, 6))))
                     continue
                 }
-                for job in jobs {
-                    let entry = RunningJob(attempt: job.attempt)
-                    running.withLock { $0[job.id] = entry }
+                let entries = jobs.map { RunningJob(attempt: $0.attempt) }
+                // Register the jobs before giving back the reservation: they always count somewhere.
+                running.withLock { slots in
+                    for (job, entry) in zip(jobs, entries) { slots.jobs[job.id] = entry }
+                    slots.reserved -= requested
+                }
+                for (job, entry) in zip(jobs, entries) {
                     group.addTask { await self.execute(job, entry: entry) }
                 }
                 if !jobs.isEmpty { metrics.recordRunning(runningCount) }
                 cursor = Self.nextCursor(after: cursor, claimedTenants: jobs.map(\.tenantID))
                 if jobs.count == requested { continue }
                 if configuration.drain, jobs.isEmpty, runningCount == 0 {
-                    let more = try? await claimSession.withConnection { [kinds] in
+                    let more = try? await session.withConnection { [kinds] in
                         try WorkerStatements.hasClaimableWork(
                             tenantIDs: configuration.tenantIDs, excludedTenantIDs: configuration.excludedTenantIDs,
                             kinds: kinds, on: $0)
                     }
                     if more == false {
-                        logger.info("drained: no job left to take")
+                        logger.debug("drained: no job left to take")
                         break
                     }
                 }
-                await fetchWake.wait(timeout: configuration.pollInterval)
+                await wake.wait(timeout: configuration.pollInterval)
             }
-            await finishRunningJobs()
+            await finishRunningJobs(idle: idle)
         }
     }
 
@@ -234,10 +277,10 @@ public final class QueueWorker: Service, Sendable {
         return claimedTenants.max() ?? cursor
     }
 
-    private func claim(limit: Int, cursor: Int64) async throws -> [Job] {
+    private func claim(limit: Int, cursor: Int64, on session: PostgresSession) async throws -> [Job] {
         let configuration = self.configuration
         let kinds = self.kinds
-        return try await claimSession.withConnection {
+        return try await session.withConnection {
             try WorkerStatements.claim(
                 workerID: configuration.workerID, limit: limit, lease: configuration.lease, cursor: cursor,
                 tenantIDs: configuration.tenantIDs, excludedTenantIDs: configuration.excludedTenantIDs,
@@ -246,14 +289,14 @@ public final class QueueWorker: Service, Sendable {
     }
 
     /// After shutdown was asked: wait up to the grace period, then stop what still runs.
-    private func finishRunningJobs() async {
+    private func finishRunningJobs(idle: WakeSignal) async {
         guard runningCount > 0 else { return }
         logger.info("waiting for running jobs", metadata: ["running": "\(runningCount)"])
         let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
         while runningCount > 0, ContinuousClock.now < deadline {
-            await idleWake.wait(timeout: deadline - ContinuousClock.now)
+            await idle.wait(timeout: deadline - ContinuousClock.now)
         }
-        let left = running.withLock { Array($0.values) }
+        let left = running.withLock { Array($0.jobs.values) }
         if !left.isEmpty {
             logger.warning("grace period over: releasing running jobs", metadata: ["running": "\(left.count)"])
             for job in left { job.stop(.shutdown) }
@@ -317,15 +360,15 @@ public final class QueueWorker: Service, Sendable {
             pendingRecords.withLock { $0.append(.init(jobID: job.id, attempt: job.attempt, resolution: resolution)) }
             completionWake.signal()
         }
-        let left = running.withLock { running -> Int in
-            running[job.id] = nil
-            return running.count
+        let left = running.withLock { slots -> Int in
+            slots.jobs[job.id] = nil
+            return slots.jobs.count
         }
         if configuration.concurrency - left >= Self.claimThreshold(concurrency: configuration.concurrency, batchSize: configuration.batchSize) {
-            fetchWake.signal()
+            wakeFetchers()
         }
         if left == 0 {
-            idleWake.signal()
+            for wake in idleWakes { wake.signal() }
             metrics.recordRunning(0)
         }
     }
@@ -380,7 +423,7 @@ public final class QueueWorker: Service, Sendable {
                     try connection.listen("encours_jobs")
                     try connection.listen("encours_control")
                 }
-                fetchWake.signal()  // anything enqueued while we were not listening
+                wakeFetchers()  // anything enqueued while we were not listening
                 while !Task.isCancelled {
                     let notes = try await listenSession.withConnection {
                         try $0.waitForNotifications(timeout: .milliseconds(250))
@@ -397,10 +440,10 @@ public final class QueueWorker: Service, Sendable {
     private func handle(_ note: PostgresNotification) {
         switch note.channel {
         case "encours_jobs":
-            fetchWake.signal()
+            wakeFetchers()
         case "encours_control":
             if note.payload.hasPrefix("cancel:"), let id = Int64(note.payload.dropFirst("cancel:".count)) {
-                running.withLock { $0[id] }?.stop(.cancelRequested)
+                running.withLock { $0.jobs[id] }?.stop(.cancelRequested)
             }
         default:
             break
@@ -413,7 +456,7 @@ public final class QueueWorker: Service, Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: timings.heartbeatInterval)
             if Task.isCancelled { return }
-            let before = running.withLock { $0 }
+            let before = running.withLock { $0.jobs }
             let configuration = self.configuration
             do {
                 let ids = Array(before.keys)
@@ -424,7 +467,7 @@ public final class QueueWorker: Service, Sendable {
                 for (id, entry) in before {
                     if let cancelRequested = leased[id] {
                         if cancelRequested { entry.stop(.cancelRequested) }
-                    } else if running.withLock({ $0[id] === entry }) {
+                    } else if running.withLock({ $0.jobs[id] === entry }) {
                         logger.warning("lost the lease of a running job; stopping it", metadata: ["job.id": "\(id)"])
                         entry.stop(.leaseLost)
                     }
@@ -467,7 +510,7 @@ public final class QueueWorker: Service, Sendable {
                     }
                     return (promoted, rescued, pruned)
                 }
-                if promoted > 0 { fetchWake.signal() }
+                if promoted > 0 { wakeFetchers() }
                 if rescued > 0 { logger.warning("rescued jobs whose lease lapsed", metadata: ["count": "\(rescued)"]) }
                 if pruned > 0 { logger.info("pruned finished jobs", metadata: ["count": "\(pruned)"]) }
             } catch {

@@ -39,6 +39,9 @@ public struct WorkerConfiguration: Sendable {
     /// Wait for the WAL flush when committing claims (default false: a claim lost in a server
     /// crash only makes its jobs available again after their lease, which at-least-once allows).
     public var durableClaims: Bool
+    /// Claim loops, each with its own connection, so one claim's round trip overlaps another's
+    /// (default 2).
+    public var claimConnections: Int
 
     public init(
         workerID: String = WorkerConfiguration.defaultWorkerID(),
@@ -58,7 +61,8 @@ public struct WorkerConfiguration: Sendable {
         discardedRetention: Duration = .seconds(7 * 24 * 3600),
         pruneInterval: Duration = .seconds(30),
         handlerConnections: Int? = nil,
-        durableClaims: Bool = false
+        durableClaims: Bool = false,
+        claimConnections: Int = 2
     ) {
         self.workerID = workerID
         self.concurrency = max(1, concurrency)
@@ -78,6 +82,7 @@ public struct WorkerConfiguration: Sendable {
         self.pruneInterval = pruneInterval
         self.handlerConnections = max(1, handlerConnections ?? concurrency)
         self.durableClaims = durableClaims
+        self.claimConnections = max(1, claimConnections)
     }
 
     /// `host-pid-xxxx`: unique per process, readable in `queue stats`.
