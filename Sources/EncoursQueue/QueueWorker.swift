@@ -507,6 +507,10 @@ public final class QueueWorker: Service, Sendable {
                             pruned += batch
                         } while batch == 10_000
                         try WorkerStatements.removeStaleWorkers(olderThan: max(configuration.lease * 4, .seconds(120)), on: connection)
+                        // Claims and completions leave dead row versions and index entries behind at
+                        // the rate jobs flow; autovacuum looks at a database once a minute at best,
+                        // so the leader vacuums the queue table itself (it only visits changed pages).
+                        try WorkerStatements.vacuumIfChurned(on: connection)
                     }
                     return (promoted, rescued, pruned)
                 }

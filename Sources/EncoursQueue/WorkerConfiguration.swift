@@ -32,15 +32,15 @@ public struct WorkerConfiguration: Sendable {
     public var completedRetention: Duration
     /// Discarded jobs are deleted after this age (default 7 days).
     public var discardedRetention: Duration
-    /// How often the elected leader prunes (default 30 s).
+    /// How often the elected leader prunes finished jobs past retention and vacuums the table (default 5 s).
     public var pruneInterval: Duration
     /// Connections for handlers' own database work (default: `concurrency`, opened lazily).
     public var handlerConnections: Int
     /// Wait for the WAL flush when committing claims (default false: a claim lost in a server
     /// crash only makes its jobs available again after their lease, which at-least-once allows).
     public var durableClaims: Bool
-    /// Claim loops, each with its own connection, so one claim's round trip overlaps another's
-    /// (default 2).
+    /// Claim loops, each with its own connection, so one claim's round trip can overlap another's
+    /// (default 1; with batch = concurrency a second loop only splits the batches, see BENCHMARKS.md).
     public var claimConnections: Int
 
     public init(
@@ -59,10 +59,10 @@ public struct WorkerConfiguration: Sendable {
         promotionInterval: Duration = .seconds(1),
         completedRetention: Duration = .seconds(24 * 3600),
         discardedRetention: Duration = .seconds(7 * 24 * 3600),
-        pruneInterval: Duration = .seconds(30),
+        pruneInterval: Duration = .seconds(5),
         handlerConnections: Int? = nil,
         durableClaims: Bool = false,
-        claimConnections: Int = 2
+        claimConnections: Int = 1
     ) {
         self.workerID = workerID
         self.concurrency = max(1, concurrency)

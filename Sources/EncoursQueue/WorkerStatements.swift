@@ -173,6 +173,19 @@ enum WorkerStatements {
         ).affectedRows
     }
 
+    /// Vacuums the jobs table when it has more than 10,000 dead row versions (and the role may).
+    static func vacuumIfChurned(on connection: PostgresConnection) throws {
+        let dead = try connection.query(
+            "SELECT coalesce(n_dead_tup, 0) FROM pg_stat_user_tables WHERE relid = 'encours.jobs'::regclass"
+        ).first.map { try $0.decode(0, as: Int.self) } ?? 0
+        guard dead > 10_000 else { return }
+        do {
+            try connection.execute("VACUUM (ANALYZE) encours.jobs")
+        } catch let error as PostgresError where error.sqlState == "42501" {
+            // Not the table's owner: leave it to autovacuum.
+        }
+    }
+
     /// Forgets workers that stopped heartbeating long ago.
     static func removeStaleWorkers(olderThan age: Duration, on connection: PostgresConnection) throws {
         try connection.query(

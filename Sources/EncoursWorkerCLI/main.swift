@@ -40,7 +40,7 @@ struct EncoursWorker: AsyncParsableCommand {
     @Option(name: .customLong("retention-discarded-seconds"), help: "Discarded jobs are pruned after this age.")
     var retentionDiscardedSeconds = 604_800.0
     @Option(name: .customLong("claim-connections"), help: "Claim loops, each with its own connection.")
-    var claimConnections = 2
+    var claimConnections = 1
     @Flag(name: .customLong("durable-claims"), help: "Wait for the WAL flush when committing claims (slower; see BENCHMARKS.md).")
     var durableClaims = false
 
