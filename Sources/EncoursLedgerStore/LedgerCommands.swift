@@ -9,6 +9,21 @@ public struct LedgerStoreError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// Entries of the audit trail written by commands (updates and deletes are audited by triggers).
+enum Audit {
+    /// Records a change made in the current tenant-scoped transaction, with its details as JSON.
+    static func record<T: Encodable>(action: String, entity: String, id: String, details: T, on connection: PostgresConnection) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(details), as: UTF8.self)
+        try connection.query(
+            """
+            INSERT INTO encours.audit_log (tenant_id, action, entity, entity_id, details)
+            VALUES (encours.current_tenant_id(), $1, $2, $3, $4::jsonb)
+            """, [action, entity, id, json])
+    }
+}
+
 /// Promises to pay.
 public enum Promises {
     /// A recorded promise.
@@ -62,9 +77,11 @@ public enum Promises {
                 INSERT INTO encours.promises (tenant_id, customer_id, invoice_id, amount_cents, currency, promised_for)
                 VALUES (encours.current_tenant_id(), $1, $2, $3, $4, $5::date) RETURNING promise_id
                 """, [customerID, invoiceID, cents, currency, promisedFor.isoString])
-            return Promise(
+            let promise = Promise(
                 id: try row.decode(Int64.self, row: 0, column: 0), customerID: customerID, invoiceID: invoiceID,
                 amount: Money.decimalString(cents: cents), currency: currency, date: promisedFor.isoString)
+            try Audit.record(action: "insert", entity: "promise", id: String(promise.id), details: promise, on: connection)
+            return promise
         }
     }
 }
@@ -156,7 +173,9 @@ public enum Disputes {
                 RETURNING \(columns)
                 """, [invoiceID, reason, cents, today.isoString, deadline.isoString])
             guard let inserted = row.first else { throw LedgerStoreError("the dispute was not recorded") }
-            return try decode(inserted)
+            let dispute = try decode(inserted)
+            try Audit.record(action: "insert", entity: "dispute", id: dispute.id, details: dispute, on: connection)
+            return dispute
         }
     }
 

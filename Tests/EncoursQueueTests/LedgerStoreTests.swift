@@ -259,6 +259,14 @@ struct LedgerStoreTests {
             }
             #expect(promise.amount == "1000.00")
             #expect(promise.date == "2026-12-15")
+            let audited = try await database.withConnection { connection in
+                try TenantScope.transaction(tenantID: try TenantStore.find(slug: "acme", on: connection).id, on: connection) { connection in
+                    try connection.query(
+                        "SELECT details->>'amount' FROM encours.audit_log WHERE entity = 'promise' AND action = 'insert'"
+                    ).rows.compactMap { $0[0] }
+                }
+            }
+            #expect(audited == ["1000.00"])
             for (customer, invoice, amount, date, expected) in [
                 ("C404", nil, "10", "2026-12-01", "unknown customer"), ("C001", "F2026-003", "10", "2026-12-01", "belongs to customer C002"),
                 ("C001", nil, "-3", "2026-12-01", "--amount"), ("C001", nil, "10", "2026-13-01", "--date"),
