@@ -200,6 +200,14 @@ struct Staging {
             """)
     }
 
+    /// A row naming a customer the tenant does not have (invoices and payments files).
+    static let unknownCustomer = Check(field: "customer_id", sql: """
+        SELECT s.line, s.customer_id AS value, 'unknown customer' AS message
+        FROM import_rows s
+        WHERE NOT EXISTS (SELECT 1 FROM encours.customers c WHERE c.tenant_id = $1 AND c.customer_id = s.customer_id)
+        ORDER BY s.line
+        """)
+
     /// Checks that need the ledger. RLS limits every table to the tenant; $1 is its id.
     var checks: [Check] {
         switch kind {
@@ -207,12 +215,7 @@ struct Staging {
             return []
         case .invoices:
             return [
-                Check(field: "customer_id", sql: """
-                    SELECT s.line, s.customer_id AS value, 'unknown customer' AS message
-                    FROM import_rows s
-                    WHERE NOT EXISTS (SELECT 1 FROM encours.customers c WHERE c.tenant_id = $1 AND c.customer_id = s.customer_id)
-                    ORDER BY s.line
-                    """),
+                Self.unknownCustomer,
                 Check(field: "applies_to", sql: """
                     SELECT s.line, s.applies_to AS value, 'no invoice with this id' AS message
                     FROM import_rows s
@@ -265,12 +268,7 @@ struct Staging {
             ]
         case .payments:
             return [
-                Check(field: "customer_id", sql: """
-                    SELECT s.line, s.customer_id AS value, 'unknown customer' AS message
-                    FROM import_rows s
-                    WHERE NOT EXISTS (SELECT 1 FROM encours.customers c WHERE c.tenant_id = $1 AND c.customer_id = s.customer_id)
-                    ORDER BY s.line
-                    """),
+                Self.unknownCustomer,
                 Check(field: "invoice_id", sql: """
                     SELECT s.line, s.invoice_id AS value,
                            CASE WHEN i.invoice_id IS NULL THEN 'unknown invoice'
