@@ -122,13 +122,14 @@ public enum Disputes {
         }
     }
 
-    /// The deadline of a dispute opened on `openedOn`: tier 1's SLA in the tenant's business days.
-    static func firstDeadline(openedOn: CalendarDate, settings connection: PostgresConnection) throws -> CalendarDate {
+    /// The rule for a new dispute's deadline in the current tenant: its opening date plus tier 1's
+    /// SLA in the tenant's business days (its `holidays` and `escalation_policy` settings).
+    static func firstDeadlineRule(on connection: PostgresConnection) throws -> @Sendable (CalendarDate) throws -> CalendarDate {
         let row = try connection.query(
             "SELECT settings->>'holidays', (settings->'escalation_policy')::text FROM encours.tenants WHERE id = encours.current_tenant_id()")
-        let holidays = BusinessCalendar.Holidays(rawValue: row.first?[0] ?? "fr") ?? .fr
-        let policy = try EscalationPolicy(json: row.first?[1])
-        return try BusinessCalendar(holidays: holidays).adding(businessDays: policy.tiers[0].slaDays, to: openedOn)
+        let calendar = BusinessCalendar(holidays: BusinessCalendar.Holidays(rawValue: row.first?[0] ?? "fr") ?? .fr)
+        let slaDays = try EscalationPolicy(json: row.first?[1]).tiers[0].slaDays
+        return { openedOn in try calendar.adding(businessDays: slaDays, to: openedOn) }
     }
 
     static let columns = "dispute_id, invoice_id, status, tier, deadline, breached, outcome, reason, opened_on, amount_cents"
@@ -164,7 +165,7 @@ public enum Disputes {
             let today = try CalendarDate(parsing: try connection.query(
                 "SELECT (now() AT TIME ZONE timezone)::date::text FROM encours.tenants WHERE id = encours.current_tenant_id()"
             ).decode(String.self, row: 0, column: 0))
-            let deadline = try firstDeadline(openedOn: today, settings: connection)
+            let deadline = try firstDeadlineRule(on: connection)(today)
             let row = try connection.query(
                 """
                 INSERT INTO encours.disputes (tenant_id, dispute_id, invoice_id, reason, opened_on, amount_cents, deadline)

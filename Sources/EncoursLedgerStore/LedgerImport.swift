@@ -53,20 +53,11 @@ public enum LedgerImport {
             // Duplicate ids are found on the staging table (below), so memory stays flat.
             let parser = ImportParser(kind: kind, fileName: fileName, defaultCurrency: currency, checksDuplicateIDs: false)
             // New disputes start at tier 1, due after its SLA in the tenant's business days.
-            var deadline: ((CalendarDate) throws -> CalendarDate)?
-            if kind == .disputes {
-                let settings = try connection.query(
-                    "SELECT settings->>'holidays', (settings->'escalation_policy')::text FROM encours.tenants WHERE id = $1", [tenantID])
-                let calendar = BusinessCalendar(holidays: BusinessCalendar.Holidays(rawValue: settings.first?[0] ?? "fr") ?? .fr)
-                let sla = try EscalationPolicy(json: settings.first?[1]).tiers[0].slaDays
-                deadline = { try calendar.adding(businessDays: sla, to: $0) }
-            }
+            let deadline = kind == .disputes ? try Disputes.firstDeadlineRule(on: connection) : nil
             let summary = try parser.parse(contentsOf: url) { row in
-                var line = staging.copyLine(row)
-                if case .dispute(let dispute) = row, let deadline {
-                    line.removeLast()
-                    line += "\t" + (try deadline(dispute.openedOn)).isoString + "\n"
-                }
+                var disputeDeadline: CalendarDate?
+                if case .dispute(let dispute) = row, let deadline { disputeDeadline = try deadline(dispute.openedOn) }
+                let line = staging.copyLine(row, deadline: disputeDeadline)
                 pending.append(line)
                 if pending.count >= copyBatch { try flush() }
             }
@@ -158,7 +149,8 @@ struct Staging {
 
     var copySQL: String { "COPY import_rows FROM STDIN" }
 
-    func copyLine(_ row: ImportRow) -> String {
+    /// One COPY line; `deadline` is a new dispute's first deadline (disputes files only).
+    func copyLine(_ row: ImportRow, deadline: CalendarDate? = nil) -> String {
         func text(_ value: String?) -> String { PostgresConnection.copyEscape(value) }
         let fields: [String]
         switch row {
@@ -181,7 +173,7 @@ struct Staging {
         case .dispute(let d):
             fields = [
                 String(d.line), text(d.disputeID), text(d.invoiceID), text(d.reason), d.openedOn.isoString,
-                d.amountCents.map(String.init) ?? "\\N",
+                d.amountCents.map(String.init) ?? "\\N", deadline?.isoString ?? "\\N",
             ]
         }
         return fields.joined(separator: "\t") + "\n"
