@@ -8,15 +8,27 @@
 
 -- Tenant work runs as this role, which cannot bypass row-level security. The application
 -- user becomes it per transaction (SET LOCAL ROLE encours_tenant) after setting
--- encours.tenant_id; see the README. Roles are cluster-wide, so create it only once.
+-- encours.tenant_id; see the README. Roles are cluster-wide and the migration lock is per
+-- database, so two databases of one cluster migrating at once may both try to create it
+-- (or grant it): the loser of that race finds it done and carries on.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'encours_tenant') THEN
-        CREATE ROLE encours_tenant NOLOGIN NOBYPASSRLS;
+        BEGIN
+            CREATE ROLE encours_tenant NOLOGIN NOBYPASSRLS;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
+    END IF;
+    IF NOT pg_has_role(current_user, 'encours_tenant', 'MEMBER') THEN
+        BEGIN
+            GRANT encours_tenant TO CURRENT_USER;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
     END IF;
 END;
 $$;
-GRANT encours_tenant TO CURRENT_USER;
 GRANT USAGE ON SCHEMA encours TO encours_tenant;
 
 -- The tenant of the current transaction, or NULL when none is set (then no row is visible).
