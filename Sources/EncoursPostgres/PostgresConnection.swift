@@ -188,7 +188,10 @@ public final class PostgresConnection {
     }
 
     /// Returns pending notifications, waiting up to `timeout` for the first one if none is pending.
-    public func waitForNotifications(timeout: Duration) throws -> [PostgresNotification] {
+    ///
+    /// `interrupt`, when given, ends the wait early (with no notifications) once another thread
+    /// calls its ``PostgresWaitInterrupt/interrupt()``: how a listener stops promptly.
+    public func waitForNotifications(timeout: Duration, interrupt: PostgresWaitInterrupt? = nil) throws -> [PostgresNotification] {
         let handle = try liveHandle()
         var notes = try drainNotifications(handle)
         if !notes.isEmpty { return notes }
@@ -196,13 +199,15 @@ public final class PostgresConnection {
         guard socket >= 0 else {
             throw PostgresError(code: .connectionLost, message: "the PostgreSQL connection has no socket")
         }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        var descriptors = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
+        if let interrupt { descriptors.append(pollfd(fd: interrupt.readDescriptor, events: Int16(POLLIN), revents: 0)) }
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        let ready = poll(&descriptor, 1, milliseconds)
+        let ready = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
         if ready < 0, errno != EINTR {
             throw PostgresError(code: .connectionLost, message: "poll failed: \(String(cString: strerror(errno)))")
         }
-        if ready > 0 { notes = try drainNotifications(handle) }
+        if let interrupt, descriptors.count > 1, descriptors[1].revents != 0 { interrupt.reset() }
+        if ready > 0, descriptors[0].revents != 0 { notes = try drainNotifications(handle) }
         return notes
     }
 
@@ -269,6 +274,46 @@ public final class PostgresConnection {
         return storage.withUnsafeMutableBufferPointer { buffer in
             body(buffer.map { $0.map { UnsafePointer($0) } })
         }
+    }
+}
+
+/// Ends a ``PostgresConnection/waitForNotifications(timeout:interrupt:)`` early, from any thread.
+///
+/// A self-pipe: ``interrupt()`` writes a byte the waiting `poll` sees. An interrupt sent while
+/// nobody waits ends the next wait at once.
+public final class PostgresWaitInterrupt: Sendable {
+    let readDescriptor: Int32
+    private let writeDescriptor: Int32
+
+    /// Creates the pipe; throws when the process is out of file descriptors.
+    public init() throws {
+        var descriptors: [Int32] = [0, 0]
+        guard pipe(&descriptors) == 0 else {
+            throw PostgresError(code: .connectionLost, message: "pipe failed: \(String(cString: strerror(errno)))")
+        }
+        for descriptor in descriptors {
+            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        }
+        readDescriptor = descriptors[0]
+        writeDescriptor = descriptors[1]
+    }
+
+    deinit {
+        close(readDescriptor)
+        close(writeDescriptor)
+    }
+
+    /// Wakes the current (or next) wait.
+    public func interrupt() {
+        var byte: UInt8 = 1
+        _ = write(writeDescriptor, &byte, 1)
+    }
+
+    /// Empties the pipe once a wait has seen it.
+    func reset() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(readDescriptor, &buffer, buffer.count) > 0 {}
     }
 }
 

@@ -1,4 +1,9 @@
 import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The rows of one statement's result, read in text format.
 ///
@@ -29,6 +34,18 @@ public final class PostgresResult {
     public func text(row: Int, column: Int) -> String? {
         if PQgetisnull(result, Int32(row), Int32(column)) == 1 { return nil }
         return String(cString: PQgetvalue(result, Int32(row), Int32(column)))
+    }
+
+    /// True when a cell holds the same text as the cell of `otherRow` in the same column (two NULLs
+    /// are the same); compares the bytes in place, without making strings.
+    public func sameText(row: Int, otherRow: Int, column: Int) -> Bool {
+        let (first, second, field) = (Int32(row), Int32(otherRow), Int32(column))
+        let firstNull = PQgetisnull(result, first, field) == 1
+        guard firstNull == (PQgetisnull(result, second, field) == 1) else { return false }
+        if firstNull { return true }
+        let length = PQgetlength(result, first, field)
+        guard length == PQgetlength(result, second, field) else { return false }
+        return memcmp(PQgetvalue(result, first, field), PQgetvalue(result, second, field), Int(length)) == 0
     }
 
     /// Decodes a cell; throws a decoding error naming the column and value when it does not fit.

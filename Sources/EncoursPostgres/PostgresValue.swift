@@ -76,7 +76,12 @@ public struct PostgresArray<Element: PostgresEncodable>: PostgresEncodable {
 }
 
 extension Array: PostgresEncodable where Element: PostgresEncodable {
-    public var postgresText: String? { PostgresArrayLiteral.encode(map(\.postgresText)) }
+    public var postgresText: String? {
+        // Integer arrays (job ids in every completion batch) skip the per-element strings.
+        if Element.self == Int64.self { return PostgresArrayLiteral.encode(integers: unsafeBitCast(self, to: [Int64].self)) }
+        if Element.self == Int.self { return PostgresArrayLiteral.encode(integers: unsafeBitCast(self, to: [Int].self)) }
+        return PostgresArrayLiteral.encode(map(\.postgresText))
+    }
 }
 
 /// PostgreSQL's text array syntax: quoting on the way in, parsing on the way out.
@@ -103,6 +108,18 @@ public enum PostgresArrayLiteral {
         return out
     }
 
+    /// Encodes integers as an array literal (they never need quotes).
+    public static func encode<Integer: BinaryInteger>(integers: [Integer]) -> String {
+        var out = "{"
+        out.reserveCapacity(integers.count * 8 + 2)
+        for (index, value) in integers.enumerated() {
+            if index > 0 { out.append(",") }
+            out.append(String(value))
+        }
+        out.append("}")
+        return out
+    }
+
     /// True when an element needs no quotes: non-empty, only letters, digits and `.-_:+`, and not `NULL`.
     static func isPlain(_ element: String) -> Bool {
         guard !element.isEmpty, element.utf8.count < 64 else { return false }
@@ -115,7 +132,7 @@ public enum PostgresArrayLiteral {
                 return false
             }
         }
-        return element.uppercased() != "NULL"
+        return element.utf8.count != 4 || element.uppercased() != "NULL"
     }
 
     /// Parses a one-dimensional array literal into its elements (nil for NULL).

@@ -53,10 +53,19 @@ public struct Job: Sendable, Identifiable, Hashable {
     }
 
     /// Decodes every row of a result holding ``columns`` (column positions looked up once).
+    ///
+    /// A claimed batch repeats most cells from row to row (the claim's timestamps, the worker,
+    /// jobs enqueued together): a cell whose bytes equal the previous row's reuses its value
+    /// instead of being parsed again.
     public static func decodeAll(_ result: PostgresResult) throws -> [Job] {
         guard result.count > 0 else { return [] }
         let positions = try ColumnPositions(result)
-        return try (0..<result.count).map { try Job(result: result, row: $0, columns: positions) }
+        var jobs: [Job] = []
+        jobs.reserveCapacity(result.count)
+        for row in 0..<result.count {
+            jobs.append(try Job(result: result, row: row, columns: positions, previous: jobs.last))
+        }
+        return jobs
     }
 
     /// Where each column of ``columns`` is in a result.
@@ -92,28 +101,41 @@ public struct Job: Sendable, Identifiable, Hashable {
         }
     }
 
-    init(result: PostgresResult, row: Int, columns: ColumnPositions) throws {
+    init(result: PostgresResult, row: Int, columns: ColumnPositions, previous: Job? = nil) throws {
+        /// The previous row's value when this cell's text is the same, else the decoded cell.
+        func cell<Value>(_ column: Int, _ field: (Job) -> Value, _ decode: () throws -> Value) rethrows -> Value {
+            if let previous, result.sameText(row: row, otherRow: row - 1, column: column) { return field(previous) }
+            return try decode()
+        }
         id = try result.decode(Int64.self, row: row, column: columns.id)
-        tenantID = try result.decode(Int64.self, row: row, column: columns.tenantID)
-        kind = try result.decode(String.self, row: row, column: columns.kind)
-        payload = try result.decode(String.self, row: row, column: columns.payload)
-        state = try result.decode(JobState.self, row: row, column: columns.state)
-        priority = try result.decode(Int.self, row: row, column: columns.priority)
-        runAt = try result.decode(Date.self, row: row, column: columns.runAt)
-        attempt = try result.decode(Int.self, row: row, column: columns.attempt)
-        maxAttempts = try result.decode(Int.self, row: row, column: columns.maxAttempts)
-        let errorsText = try result.decode(String.self, row: row, column: columns.errors)
-        // Most claimed jobs have no errors yet: skip the JSON decoder for them.
-        errors = errorsText == "[]" ? [] : (try? JSONDecoder().decode([JobAttemptError].self, from: Data(errorsText.utf8))) ?? []
-        uniqueKey = try result.decode(String?.self, row: row, column: columns.uniqueKey)
-        let attemptedByText = try result.decode(String.self, row: row, column: columns.attemptedBy)
-        attemptedBy = (PostgresArrayLiteral.decode(attemptedByText) ?? []).compactMap { $0 }
-        workerID = try result.decode(String?.self, row: row, column: columns.workerID)
-        leaseExpiresAt = try result.decode(Date?.self, row: row, column: columns.leaseExpiresAt)
-        cancelRequested = try result.decode(Bool.self, row: row, column: columns.cancelRequested)
-        createdAt = try result.decode(Date.self, row: row, column: columns.createdAt)
-        attemptedAt = try result.decode(Date?.self, row: row, column: columns.attemptedAt)
-        finalizedAt = try result.decode(Date?.self, row: row, column: columns.finalizedAt)
+        tenantID = try cell(columns.tenantID, { $0.tenantID }) { try result.decode(Int64.self, row: row, column: columns.tenantID) }
+        kind = try cell(columns.kind, { $0.kind }) { try result.decode(String.self, row: row, column: columns.kind) }
+        payload = try cell(columns.payload, { $0.payload }) { try result.decode(String.self, row: row, column: columns.payload) }
+        state = try cell(columns.state, { $0.state }) { try result.decode(JobState.self, row: row, column: columns.state) }
+        priority = try cell(columns.priority, { $0.priority }) { try result.decode(Int.self, row: row, column: columns.priority) }
+        runAt = try cell(columns.runAt, { $0.runAt }) { try result.decode(Date.self, row: row, column: columns.runAt) }
+        attempt = try cell(columns.attempt, { $0.attempt }) { try result.decode(Int.self, row: row, column: columns.attempt) }
+        maxAttempts = try cell(columns.maxAttempts, { $0.maxAttempts }) { try result.decode(Int.self, row: row, column: columns.maxAttempts) }
+        errors = try cell(columns.errors, { $0.errors }) {
+            let text = try result.decode(String.self, row: row, column: columns.errors)
+            // Most claimed jobs have no errors yet: skip the JSON decoder for them.
+            return text == "[]" ? [] : (try? JSONDecoder().decode([JobAttemptError].self, from: Data(text.utf8))) ?? []
+        }
+        uniqueKey = try cell(columns.uniqueKey, { $0.uniqueKey }) { try result.decode(String?.self, row: row, column: columns.uniqueKey) }
+        attemptedBy = try cell(columns.attemptedBy, { $0.attemptedBy }) {
+            let text = try result.decode(String.self, row: row, column: columns.attemptedBy)
+            return (PostgresArrayLiteral.decode(text) ?? []).compactMap { $0 }
+        }
+        workerID = try cell(columns.workerID, { $0.workerID }) { try result.decode(String?.self, row: row, column: columns.workerID) }
+        leaseExpiresAt = try cell(columns.leaseExpiresAt, { $0.leaseExpiresAt }) {
+            try result.decode(Date?.self, row: row, column: columns.leaseExpiresAt)
+        }
+        cancelRequested = try cell(columns.cancelRequested, { $0.cancelRequested }) {
+            try result.decode(Bool.self, row: row, column: columns.cancelRequested)
+        }
+        createdAt = try cell(columns.createdAt, { $0.createdAt }) { try result.decode(Date.self, row: row, column: columns.createdAt) }
+        attemptedAt = try cell(columns.attemptedAt, { $0.attemptedAt }) { try result.decode(Date?.self, row: row, column: columns.attemptedAt) }
+        finalizedAt = try cell(columns.finalizedAt, { $0.finalizedAt }) { try result.decode(Date?.self, row: row, column: columns.finalizedAt) }
     }
 }
 

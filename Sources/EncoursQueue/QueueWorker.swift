@@ -67,7 +67,10 @@ public final class QueueWorker: Service, Sendable {
     private let logger: Logger
     private let pool: PostgresPool
     private let claimSessions: [PostgresSession]
+    /// Registration and heartbeats: never queued behind maintenance (a vacuum can take a while).
     private let controlSession: PostgresSession
+    /// Promotion, rescue, pruning and vacuuming.
+    private let maintenanceSession: PostgresSession
     private let completionSession: PostgresSession
     private let listenSession: PostgresSession
     private let timings: LeaseTimings
@@ -86,7 +89,7 @@ public final class QueueWorker: Service, Sendable {
     private let idleWakes: [WakeSignal]
     private let completionWake = WakeSignal()
     private let stopping = Atomic<Bool>(false)
-    private let metrics = WorkerMetrics()
+    private let metrics: WorkerMetrics
     /// When a database round trip last succeeded (claim, heartbeat or maintenance).
     private let lastDatabaseContact = Mutex<ContinuousClock.Instant?>(nil)
 
@@ -98,6 +101,7 @@ public final class QueueWorker: Service, Sendable {
         self.handlers = byKind
         let handled = byKind.keys.sorted()
         self.kinds = configuration.kinds.map { wanted in handled.filter(wanted.contains) } ?? handled
+        self.metrics = WorkerMetrics(kinds: handled)
         var logger = logger
         logger[metadataKey: "worker.id"] = "\(configuration.workerID)"
         // Job metadata (job.id, job.kind, tenant.id) comes from a task-local, read only when a
@@ -118,6 +122,7 @@ public final class QueueWorker: Service, Sendable {
         self.fetchWakes = (0..<configuration.claimConnections).map { _ in WakeSignal() }
         self.idleWakes = (0..<configuration.claimConnections).map { _ in WakeSignal() }
         self.controlSession = PostgresSession(connectionString: connectionString, name: "encours-control")
+        self.maintenanceSession = PostgresSession(connectionString: connectionString, name: "encours-maintenance")
         self.completionSession = PostgresSession(connectionString: connectionString, name: "encours-complete")
         self.listenSession = PostgresSession(connectionString: connectionString, name: "encours-listen")
     }
@@ -170,6 +175,7 @@ public final class QueueWorker: Service, Sendable {
         try? await controlSession.withConnection { try WorkerStatements.unregister(workerID: configuration.workerID, on: $0) }
         for session in claimSessions { await session.close() }
         await controlSession.close()
+        await maintenanceSession.close()
         await completionSession.close()
         await listenSession.close()
         await pool.close()
@@ -341,7 +347,7 @@ public final class QueueWorker: Service, Sendable {
         }
         let resolution = AttemptResolution.resolve(
             outcome: outcome, attempt: job.attempt, maxAttempts: job.maxAttempts,
-            policy: configuration.retryPolicy, unitRandom: Double.random(in: 0..<1))
+            policy: configuration.retryPolicy, unitRandom: outcome.isFailure ? Double.random(in: 0..<1) : 0)
         let elapsed = ContinuousClock.now - started
         metrics.recordFinished(kind: job.kind, state: resolution.state, duration: elapsed)
         switch outcome {
@@ -417,6 +423,22 @@ public final class QueueWorker: Service, Sendable {
     // MARK: Listening
 
     private func listenLoop() async {
+        // Cancellation (the worker stopping) interrupts the blocking wait on the session's thread.
+        let interrupt: PostgresWaitInterrupt
+        do {
+            interrupt = try PostgresWaitInterrupt()
+        } catch {
+            logger.error("cannot listen; polling instead", metadata: ["error": "\(error)"])
+            return
+        }
+        await withTaskCancellationHandler {
+            await listen(interrupt: interrupt)
+        } onCancel: {
+            interrupt.interrupt()
+        }
+    }
+
+    private func listen(interrupt: PostgresWaitInterrupt) async {
         while !Task.isCancelled {
             do {
                 try await listenSession.withConnection { connection in
@@ -426,7 +448,7 @@ public final class QueueWorker: Service, Sendable {
                 wakeFetchers()  // anything enqueued while we were not listening
                 while !Task.isCancelled {
                     let notes = try await listenSession.withConnection {
-                        try $0.waitForNotifications(timeout: .milliseconds(250))
+                        try $0.waitForNotifications(timeout: .milliseconds(250), interrupt: interrupt)
                     }
                     for note in notes { handle(note) }
                 }
@@ -493,7 +515,7 @@ public final class QueueWorker: Service, Sendable {
             if rescue { lastRescue = now }
             if prune { lastPrune = now }
             do {
-                let (promoted, rescued, pruned) = try await controlSession.withConnection { connection -> (Int, Int, Int) in
+                let (promoted, rescued, pruned) = try await maintenanceSession.withConnection { connection -> (Int, Int, Int) in
                     let promoted = try WorkerStatements.promoteDue(limit: 10_000, on: connection)
                     let rescued = rescue ? try WorkerStatements.rescueExpired(limit: 10_000, on: connection) : 0
                     if promoted + rescued > 0 { try connection.query("SELECT pg_notify('encours_jobs', '')") }

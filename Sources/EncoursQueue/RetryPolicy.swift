@@ -37,6 +37,12 @@ public enum AttemptOutcome: Sendable, Hashable {
     case cancelled
     /// The worker is shutting down and gave the job back before it finished.
     case released
+
+    /// True when the handler threw (the only outcome whose resolution draws a random jitter).
+    public var isFailure: Bool {
+        if case .failed = self { return true }
+        return false
+    }
 }
 
 /// What becomes of a job after an attempt: the pure decision, applied by one SQL update.

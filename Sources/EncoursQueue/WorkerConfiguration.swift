@@ -39,8 +39,9 @@ public struct WorkerConfiguration: Sendable {
     /// Wait for the WAL flush when committing claims (default false: a claim lost in a server
     /// crash only makes its jobs available again after their lease, which at-least-once allows).
     public var durableClaims: Bool
-    /// Claim loops, each with its own connection, so one claim's round trip can overlap another's
-    /// (default 1; with batch = concurrency a second loop only splits the batches, see BENCHMARKS.md).
+    /// Claim loops, each with its own connection, so one claim's round trip (and the decoding of
+    /// its jobs) overlaps another's. Default: 2 when `concurrency` holds at least two batches, else
+    /// 1 (with batch = concurrency a second loop would only split the batches; see BENCHMARKS.md).
     public var claimConnections: Int
 
     public init(
@@ -62,7 +63,7 @@ public struct WorkerConfiguration: Sendable {
         pruneInterval: Duration = .seconds(5),
         handlerConnections: Int? = nil,
         durableClaims: Bool = false,
-        claimConnections: Int = 1
+        claimConnections: Int? = nil
     ) {
         self.workerID = workerID
         self.concurrency = max(1, concurrency)
@@ -82,7 +83,12 @@ public struct WorkerConfiguration: Sendable {
         self.pruneInterval = pruneInterval
         self.handlerConnections = max(1, handlerConnections ?? concurrency)
         self.durableClaims = durableClaims
-        self.claimConnections = max(1, claimConnections)
+        self.claimConnections = max(1, claimConnections ?? Self.defaultClaimConnections(concurrency: concurrency, batchSize: batchSize))
+    }
+
+    /// Two claim loops when the concurrency holds two full batches, else one.
+    public static func defaultClaimConnections(concurrency: Int, batchSize: Int) -> Int {
+        concurrency >= 2 * batchSize ? 2 : 1
     }
 
     /// `host-pid-xxxx`: unique per process, readable in `queue stats`.

@@ -1,5 +1,4 @@
 import Metrics
-import Synchronization
 
 /// The worker's swift-metrics instruments (exported by whatever backend the process bootstraps).
 ///
@@ -9,11 +8,31 @@ import Synchronization
 /// - `encours_worker_running_jobs`: jobs running now.
 /// - `encours_claim_duration_seconds`: claim round trips.
 final class WorkerMetrics: Sendable {
+    /// The instruments of one job kind, made once: looking them up per job would cost a lock
+    /// and a string key per finished job.
+    private struct KindInstruments: Sendable {
+        let finished: [JobState: Counter]
+        let duration: Timer
+
+        init(kind: String) {
+            var finished: [JobState: Counter] = [:]
+            for state in JobState.allCases {
+                finished[state] = Counter(label: "encours_jobs_finished_total", dimensions: [("kind", kind), ("state", state.rawValue)])
+            }
+            self.finished = finished
+            duration = Timer(label: "encours_job_duration_seconds", dimensions: [("kind", kind)])
+        }
+    }
+
     private let claimed = Counter(label: "encours_jobs_claimed_total")
     private let claimDuration = Timer(label: "encours_claim_duration_seconds")
     private let running = Gauge(label: "encours_worker_running_jobs")
-    private let finished = Mutex<[String: Counter]>([:])
-    private let durations = Mutex<[String: Timer]>([:])
+    private let byKind: [String: KindInstruments]
+
+    /// Instruments for the kinds this worker runs.
+    init(kinds: [String]) {
+        byKind = Dictionary(uniqueKeysWithValues: kinds.map { ($0, KindInstruments(kind: $0)) })
+    }
 
     func recordClaim(count: Int, duration: Duration) {
         claimed.increment(by: Int64(count))
@@ -21,21 +40,9 @@ final class WorkerMetrics: Sendable {
     }
 
     func recordFinished(kind: String, state: JobState, duration: Duration) {
-        let key = kind + "\u{0}" + state.rawValue
-        let counter = finished.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let counter = Counter(label: "encours_jobs_finished_total", dimensions: [("kind", kind), ("state", state.rawValue)])
-            counters[key] = counter
-            return counter
-        }
-        counter.increment()
-        let timer = durations.withLock { timers in
-            if let timer = timers[kind] { return timer }
-            let timer = Timer(label: "encours_job_duration_seconds", dimensions: [("kind", kind)])
-            timers[kind] = timer
-            return timer
-        }
-        timer.recordNanoseconds(duration.nanoseconds)
+        guard let instruments = byKind[kind] else { return }
+        instruments.finished[state]?.increment()
+        instruments.duration.recordNanoseconds(duration.nanoseconds)
     }
 
     func recordRunning(_ count: Int) {

@@ -44,9 +44,34 @@ enum WorkerStatements {
         var resolution: AttemptResolution
     }
 
-    /// Writes many attempts' ends in one statement; a job rescued meanwhile (its attempt moved on)
-    /// is left alone. Returns how many jobs became available again (to wake workers).
+    /// Writes many attempts' ends: successes in one lean statement, any other ends in a second
+    /// one; a job rescued meanwhile (its attempt moved on) is left alone. Returns how many jobs
+    /// became available again (to wake workers).
     static func record(_ records: [Record], on connection: PostgresConnection) throws -> Int {
+        let successes = records.filter { $0.resolution.state == .completed && $0.resolution.error == nil }
+        var madeAvailable = 0
+        if !successes.isEmpty {
+            try recordCompleted(successes, on: connection)
+        }
+        if successes.count < records.count {
+            madeAvailable = try recordOther(records.filter { !($0.resolution.state == .completed && $0.resolution.error == nil) }, on: connection)
+        }
+        return madeAvailable
+    }
+
+    /// The common case, in a lean statement: successful attempts (ids and attempt numbers only).
+    private static func recordCompleted(_ records: [Record], on connection: PostgresConnection) throws {
+        try connection.query(
+            """
+            UPDATE encours.jobs j SET state = 'completed', finalized_at = now(), worker_id = NULL, lease_expires_at = NULL
+            FROM unnest($1::bigint[], $2::integer[]) AS d (id, attempt)
+            WHERE j.id = d.id AND j.attempt = d.attempt AND j.state = 'running'
+            """,
+            [records.map(\.jobID), records.map(\.attempt)])
+    }
+
+    /// Failures, retries, cancellations and releases: every field of the resolution.
+    private static func recordOther(_ records: [Record], on connection: PostgresConnection) throws -> Int {
         let result = try connection.query(
             """
             WITH done AS (
@@ -201,7 +226,13 @@ enum WorkerStatements {
             """
             SELECT EXISTS (
                 SELECT 1 FROM encours.jobs
-                WHERE (state = 'available' OR (state IN ('scheduled', 'retryable') AND run_at <= now()))
+                WHERE state = 'available'
+                  AND ($1::bigint[] IS NULL OR tenant_id = ANY ($1))
+                  AND ($2::bigint[] IS NULL OR tenant_id <> ALL ($2))
+                  AND kind = ANY ($3)
+            ) OR EXISTS (
+                SELECT 1 FROM encours.jobs
+                WHERE state IN ('scheduled', 'retryable') AND run_at <= now()
                   AND ($1::bigint[] IS NULL OR tenant_id = ANY ($1))
                   AND ($2::bigint[] IS NULL OR tenant_id <> ALL ($2))
                   AND kind = ANY ($3)

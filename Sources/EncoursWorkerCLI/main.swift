@@ -39,15 +39,15 @@ struct EncoursWorker: AsyncParsableCommand {
     var retentionCompletedSeconds = 86_400.0
     @Option(name: .customLong("retention-discarded-seconds"), help: "Discarded jobs are pruned after this age.")
     var retentionDiscardedSeconds = 604_800.0
-    @Option(name: .customLong("claim-connections"), help: "Claim loops, each with its own connection.")
-    var claimConnections = 1
+    @Option(name: .customLong("claim-connections"), help: "Claim loops, each with its own connection (default: 2 when --concurrency is at least twice --batch-size, else 1).")
+    var claimConnections: Int?
     @Flag(name: .customLong("durable-claims"), help: "Wait for the WAL flush when committing claims (slower; see BENCHMARKS.md).")
     var durableClaims = false
 
     func validate() throws {
         guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1") }
-        guard (1...16).contains(claimConnections) else { throw ValidationError("--claim-connections must be 1 to 16") }
+        if let claimConnections, !(1...16).contains(claimConnections) { throw ValidationError("--claim-connections must be 1 to 16") }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json, not \(logFormat)") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard leaseSeconds >= 0.3 else { throw ValidationError("--lease-seconds must be at least 0.3") }

@@ -193,7 +193,7 @@ struct CLITests {
             let tenant = try await makeTenant(database, "acme")
             _ = try await database.withConnection { try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 2}"#), count: 20_000, on: $0) }
             let environment = ["ENCOURS_DATABASE_URL": database.url]
-            let arguments = ["--concurrency", "8", "--lease-seconds", "2", "--log-level", "error"]
+            let arguments = ["--concurrency", "8", "--lease-seconds", "3", "--log-level", "error"]
             let workers = try (0..<4).map { _ in try Binaries.start("encours-worker", arguments, environment: environment) }
             let victim = workers[1]
             try await eventually(database, timeout: .seconds(120)) { connection in

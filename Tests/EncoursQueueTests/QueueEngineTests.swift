@@ -265,7 +265,9 @@ struct QueueEngineTests {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
             let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 60000}"#)])
-            let configuration = testConfiguration(lease: .milliseconds(1500), listen: listen)
+            // Without LISTEN the cancel is seen at the next heartbeat (every third of the lease):
+            // a 3 s lease keeps that quick and leaves a loaded machine time to heartbeat.
+            let configuration = testConfiguration(lease: .seconds(3), listen: listen)
             try await withWorker(database, configuration) { _ in
                 try await eventually(database) { try JobQueue.job(id: ids[0], on: $0)?.state == .running }
                 let requested = try await database.withConnection { try JobQueue.cancel(id: ids[0], on: $0) }
@@ -333,7 +335,7 @@ struct QueueEngineTests {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
             let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 60000}"#)])
-            var configuration = testConfiguration(lease: .milliseconds(900))
+            var configuration = testConfiguration(lease: .seconds(3))
             configuration.shutdownGracePeriod = .milliseconds(100)
             let workerID = configuration.workerID
             try await withWorker(database, configuration) { _ in
