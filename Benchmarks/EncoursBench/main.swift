@@ -3,6 +3,9 @@ import EncoursAdmin
 import EncoursPostgres
 import EncoursQueue
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Drives the queue benchmarks that need more than the CLI: library-API enqueue, latency,
 /// sustained load and fairness. Workers run as separate `encours-worker` processes started by
@@ -46,6 +49,16 @@ func unfinished(_ session: PostgresSession) async throws -> Int {
             """
         ).decode(Int.self, row: 0, column: 0)
     }
+}
+
+/// The jobs a worker finished, summed over kinds and states from its Prometheus `/metrics`.
+func finishedJobs(_ url: URL) async throws -> Int {
+    let (data, _) = try await URLSession.shared.data(from: url)
+    var total = 0.0
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("encours_jobs_finished_total{") {
+        if let value = line.split(separator: " ").last.flatMap({ Double($0) }) { total += value }
+    }
+    return Int(total)
 }
 
 struct EnqueueAPI: AsyncParsableCommand {
@@ -128,7 +141,7 @@ struct Latency: AsyncParsableCommand {
 
 extension EncoursBench {
     /// A duration in seconds (for commands whose own `seconds` option shadows the free function).
-    static func seconds(_ duration: Duration) -> Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
+    static func seconds(_ duration: Duration) -> Double { duration.inSeconds }
 }
 
 struct Sustained: AsyncParsableCommand {
@@ -139,18 +152,40 @@ struct Sustained: AsyncParsableCommand {
     @Option var count = 1_000_000
     @Option var batch = 5_000
     @Option(name: .customLong("max-backlog")) var maxBacklog = 50_000
+    @Option(
+        name: .customLong("metrics-url"),
+        help: "The worker's /metrics: progress is read from its finished-jobs counter instead of counting rows, so the database only does the queue's work.")
+    var metricsURL: String?
 
     func run() async throws {
         let producer = try await connection.session("bench-producer")
         let tenantID = try await tenantID(tenant, producer)
+        let metrics = try metricsURL.map { text in
+            guard let url = URL(string: text) else { throw ValidationError("invalid --metrics-url \(text)") }
+            return url
+        }
+        if let metrics {
+            // The worker may still be starting: wait (up to 30 s) for its endpoint to answer.
+            var attempts = 0
+            while (try? await finishedJobs(metrics)) == nil {
+                attempts += 1
+                if attempts >= 300 { _ = try await finishedJobs(metrics) }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
         let clock = ContinuousClock()
         let start = clock.now
         var enqueued = 0
         var samples: [(time: Double, processed: Int)] = [(0, 0)]
         var lastSample = start
         while true {
-            let backlog = try await unfinished(producer)
-            let processed = enqueued - backlog
+            let processed: Int
+            if let metrics {
+                processed = try await finishedJobs(metrics)
+            } else {
+                processed = enqueued - (try await unfinished(producer))
+            }
+            let backlog = enqueued - processed
             if clock.now - lastSample >= .milliseconds(250) {
                 samples.append((EncoursBench.seconds(clock.now - start), processed))
                 lastSample = clock.now

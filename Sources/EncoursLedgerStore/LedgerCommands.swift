@@ -163,7 +163,7 @@ public enum Disputes {
                 throw LedgerStoreError("invalid --amount \(Money.decimalString(cents: cents)): more than the invoice balance \(Money.decimalString(cents: balanceCents))")
             }
             let today = try CalendarDate(parsing: try connection.query(
-                "SELECT (now() AT TIME ZONE timezone)::date::text FROM encours.tenants WHERE id = encours.current_tenant_id()"
+                "SELECT encours.current_tenant_today()::text"
             ).decode(String.self, row: 0, column: 0))
             let deadline = try firstDeadlineRule(on: connection)(today)
             let row = try connection.query(

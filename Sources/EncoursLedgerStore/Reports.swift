@@ -63,7 +63,7 @@ public struct AgingReport: Sendable, Encodable {
         }
         return try TenantScope.transaction(tenantID: tenantID, on: connection) { connection in
             let tenant = try connection.query(
-                "SELECT currency, (now() AT TIME ZONE timezone)::date::text AS today FROM encours.tenants WHERE id = encours.current_tenant_id()"
+                "SELECT currency, encours.current_tenant_today()::text AS today FROM encours.tenants WHERE id = encours.current_tenant_id()"
             )
             let day = try date?.isoString ?? tenant.decode(String.self, row: 0, column: 1)
             let reportCurrency = try currency ?? tenant.decode(String.self, row: 0, column: 0)
@@ -152,8 +152,8 @@ public struct LedgerSummary: Sendable, Encodable {
             let totals = try connection.query(
                 """
                 SELECT b.currency, count(*), sum(b.balance_cents),
-                       coalesce(sum(b.balance_cents) FILTER (WHERE b.due_date < (now() AT TIME ZONE t.timezone)::date), 0)
-                FROM encours.invoice_balances b JOIN encours.tenants t ON t.id = b.tenant_id
+                       coalesce(sum(b.balance_cents) FILTER (WHERE b.due_date < encours.current_tenant_today()), 0)
+                FROM encours.invoice_balances b
                 WHERE b.balance_cents > 0 GROUP BY b.currency ORDER BY b.currency
                 """
             ).rows.map { row in

@@ -201,7 +201,7 @@ public final class PostgresConnection {
         }
         var descriptors = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
         if let interrupt { descriptors.append(pollfd(fd: interrupt.readDescriptor, events: Int16(POLLIN), revents: 0)) }
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(clamping: timeout.inMilliseconds)
         let ready = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
         if ready < 0, errno != EINTR {
             throw PostgresError(code: .connectionLost, message: "poll failed: \(String(cString: strerror(errno)))")

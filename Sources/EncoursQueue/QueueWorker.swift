@@ -140,8 +140,8 @@ public final class QueueWorker: Service, Sendable {
         guard let last = lastDatabaseContact.withLock({ $0 }) else { return (false, "no database round trip yet") }
         let age = ContinuousClock.now - last
         if stopping.load(ordering: .relaxed) { return (false, "shutting down") }
-        if age > limit { return (false, "no database answer for \(age.milliseconds) ms") }
-        return (true, "\(runningCount) running, database answered \(age.milliseconds) ms ago")
+        if age > limit { return (false, "no database answer for \(age.inMilliseconds) ms") }
+        return (true, "\(runningCount) running, database answered \(age.inMilliseconds) ms ago")
     }
 
     private func touchDatabase() {
@@ -352,7 +352,7 @@ public final class QueueWorker: Service, Sendable {
         metrics.recordFinished(kind: job.kind, state: resolution.state, duration: elapsed)
         switch outcome {
         case .succeeded:
-            jobLogger.debug("job completed", metadata: ["duration_ms": "\(elapsed.milliseconds)"])
+            jobLogger.debug("job completed", metadata: ["duration_ms": "\(elapsed.inMilliseconds)"])
         case .failed(let message):
             jobLogger.warning("job failed", metadata: [
                 "error": "\(message)", "attempt": "\(job.attempt)", "next_state": "\(resolution.state.rawValue)",
@@ -521,13 +521,14 @@ public final class QueueWorker: Service, Sendable {
                     if promoted + rescued > 0 { try connection.query("SELECT pg_notify('encours_jobs', '')") }
                     var pruned = 0
                     if prune, try WorkerStatements.elect(role: "maintenance", workerID: configuration.workerID, ttl: leaderTTL, on: connection) {
+                        // Short statements (5,000 rows each) until the backlog of finished jobs is gone.
                         var batch = 0
                         repeat {
                             batch = try WorkerStatements.prune(
                                 completed: configuration.completedRetention, discarded: configuration.discardedRetention,
-                                limit: 10_000, on: connection)
+                                limit: 5_000, on: connection)
                             pruned += batch
-                        } while batch == 10_000
+                        } while batch >= 5_000
                         try WorkerStatements.removeStaleWorkers(olderThan: max(configuration.lease * 4, .seconds(120)), on: connection)
                         // Claims and completions leave dead row versions and index entries behind at
                         // the rate jobs flow; autovacuum looks at a database once a minute at best,
@@ -550,9 +551,4 @@ public final class QueueWorker: Service, Sendable {
 enum JobLogMetadata {
     @TaskLocal static var current: Logger.Metadata?
     static let provider = Logger.MetadataProvider { current ?? [:] }
-}
-
-extension Duration {
-    /// Whole milliseconds.
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -1,3 +1,4 @@
+import EncoursPostgres
 import Metrics
 
 /// The worker's swift-metrics instruments (exported by whatever backend the process bootstraps).
@@ -36,24 +37,16 @@ final class WorkerMetrics: Sendable {
 
     func recordClaim(count: Int, duration: Duration) {
         claimed.increment(by: Int64(count))
-        claimDuration.recordNanoseconds(duration.nanoseconds)
+        claimDuration.recordNanoseconds(duration.inNanoseconds)
     }
 
     func recordFinished(kind: String, state: JobState, duration: Duration) {
         guard let instruments = byKind[kind] else { return }
         instruments.finished[state]?.increment()
-        instruments.duration.recordNanoseconds(duration.nanoseconds)
+        instruments.duration.recordNanoseconds(duration.inNanoseconds)
     }
 
     func recordRunning(_ count: Int) {
         running.record(count)
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds (saturating).
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + attoseconds / 1_000_000_000
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 enum WorkerStatements {
     /// Seconds as text for `make_interval(secs => ...)`.
     static func seconds(_ duration: Duration) -> String {
-        String(format: "%.3f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        String(format: "%.3f", duration.inSeconds)
     }
 
     static func register(_ configuration: WorkerConfiguration, kinds: [String], on connection: PostgresConnection) throws {
@@ -184,18 +184,32 @@ enum WorkerStatements {
         ).count == 1
     }
 
-    /// Deletes finished jobs past retention, in bounded batches; returns how many.
+    /// Deletes one bounded batch of finished jobs past retention (up to `limit` completed or
+    /// cancelled ones, and as many discarded ones); returns how many.
+    ///
+    /// Each statement walks `jobs_finalized_idx` oldest first and deletes by primary key: a
+    /// join here would let the planner scan the whole table per batch, and a long statement
+    /// holds back the horizon that lets claims skip the queue's dead index entries.
     static func prune(completed: Duration, discarded: Duration, limit: Int, on connection: PostgresConnection) throws -> Int {
-        try connection.query(
+        let finished = try connection.query(
             """
-            DELETE FROM encours.jobs WHERE id IN (
+            DELETE FROM encours.jobs WHERE id = ANY (ARRAY(
                 SELECT id FROM encours.jobs
-                WHERE (state IN ('completed', 'cancelled') AND finalized_at < now() - make_interval(secs => $1::double precision))
-                   OR (state = 'discarded' AND finalized_at < now() - make_interval(secs => $2::double precision))
-                LIMIT $3
-            )
-            """, [seconds(completed), seconds(discarded), limit]
+                WHERE state IN ('completed', 'cancelled') AND finalized_at < now() - make_interval(secs => $1::double precision)
+                ORDER BY finalized_at LIMIT $2
+            ))
+            """, [seconds(completed), limit]
         ).affectedRows
+        let discarded = try connection.query(
+            """
+            DELETE FROM encours.jobs WHERE id = ANY (ARRAY(
+                SELECT id FROM encours.jobs
+                WHERE state = 'discarded' AND finalized_at < now() - make_interval(secs => $1::double precision)
+                ORDER BY finalized_at LIMIT $2
+            ))
+            """, [seconds(discarded), limit]
+        ).affectedRows
+        return finished + discarded
     }
 
     /// Vacuums the jobs table when it has more than 10,000 dead row versions (and the role may).
