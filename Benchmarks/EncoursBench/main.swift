@@ -51,6 +51,15 @@ func unfinished(_ session: PostgresSession) async throws -> Int {
     }
 }
 
+/// Polls a `count(*)` statement until it returns 0.
+func waitUntilNone(
+    _ sql: String, _ values: [any PostgresEncodable], on session: PostgresSession, every interval: Duration
+) async throws {
+    while try await session.withConnection({ try $0.query(sql, values).decode(Int.self, row: 0, column: 0) }) > 0 {
+        try await Task.sleep(for: interval)
+    }
+}
+
 /// The jobs a worker finished, summed over kinds and states from its Prometheus `/metrics`.
 func finishedJobs(_ url: URL) async throws -> Int {
     let (data, _) = try await URLSession.shared.data(from: url)
@@ -81,7 +90,7 @@ struct EnqueueAPI: AsyncParsableCommand {
         for jobs in batches {
             _ = try await session.withConnection { try JobQueue.bulkEnqueue(jobs, on: $0) }
         }
-        let elapsed = EncoursBench.seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).inSeconds
         try emit(["jobs": count, "batch": batch, "seconds": elapsed, "rate": Double(count) / elapsed])
         await session.close()
     }
@@ -114,14 +123,10 @@ struct Latency: AsyncParsableCommand {
                 ).insertedIDs.count
             }
         }
-        let achieved = Double(total) / EncoursBench.seconds(clock.now - start)
-        while try await session.withConnection({ connection in
-            try connection.query(
-                "SELECT count(*) FROM encours.jobs WHERE payload->>'bench' = $1 AND attempted_at IS NULL", [marker]
-            ).decode(Int.self, row: 0, column: 0)
-        }) > 0 {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let achieved = Double(total) / (clock.now - start).inSeconds
+        try await waitUntilNone(
+            "SELECT count(*) FROM encours.jobs WHERE payload->>'bench' = $1 AND attempted_at IS NULL", [marker],
+            on: session, every: .milliseconds(100))
         let row = try await session.withConnection { connection -> [Double] in
             let result = try connection.query(
                 """
@@ -137,11 +142,6 @@ struct Latency: AsyncParsableCommand {
         try emit(["jobs": Int(row[0]), "p50_ms": row[1], "p99_ms": row[2], "max_ms": row[3], "achieved_rate": achieved])
         await session.close()
     }
-}
-
-extension EncoursBench {
-    /// A duration in seconds (for commands whose own `seconds` option shadows the free function).
-    static func seconds(_ duration: Duration) -> Double { duration.inSeconds }
 }
 
 struct Sustained: AsyncParsableCommand {
@@ -165,12 +165,14 @@ struct Sustained: AsyncParsableCommand {
             return url
         }
         if let metrics {
-            // The worker may still be starting: wait (up to 30 s) for its endpoint to answer.
-            var attempts = 0
-            while (try? await finishedJobs(metrics)) == nil {
-                attempts += 1
-                if attempts >= 300 { _ = try await finishedJobs(metrics) }
-                try await Task.sleep(for: .milliseconds(100))
+            // The worker may still be starting: give its endpoint up to 30 s to answer.
+            for attempt in 1... {
+                do {
+                    _ = try await finishedJobs(metrics)
+                    break
+                } catch where attempt < 300 {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
             }
         }
         let clock = ContinuousClock()
@@ -187,7 +189,7 @@ struct Sustained: AsyncParsableCommand {
             }
             let backlog = enqueued - processed
             if clock.now - lastSample >= .milliseconds(250) {
-                samples.append((EncoursBench.seconds(clock.now - start), processed))
+                samples.append(((clock.now - start).inSeconds, processed))
                 lastSample = clock.now
             }
             if processed >= count { break }
@@ -201,7 +203,7 @@ struct Sustained: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
-        samples.append((EncoursBench.seconds(clock.now - start), count))
+        samples.append(((clock.now - start).inSeconds, count))
         func timeReaching(_ target: Int) -> Double {
             // Linear interpolation between the samples around the target.
             guard let index = samples.firstIndex(where: { $0.processed >= target }), index > 0 else { return samples.last?.time ?? 0 }
@@ -220,7 +222,7 @@ struct Sustained: AsyncParsableCommand {
                 """)
             return try (0..<3).map { try result.decode(Int.self, row: 0, column: $0) }
         }
-        let elapsed = EncoursBench.seconds(clock.now - start)
+        let elapsed = (clock.now - start).inSeconds
         try emit([
             "jobs": count, "seconds": elapsed, "rate": Double(count) / elapsed,
             "first_tenth_rate": firstRate, "last_tenth_rate": lastRate, "last_over_first": lastRate / firstRate,
@@ -245,13 +247,9 @@ struct Fairness: AsyncParsableCommand {
         let b = try await tenantID(tenantB, session)
         _ = try await session.withConnection { try JobQueue.enqueueCopies(of: NewJob(tenantID: a, kind: "noop"), count: backlog, on: $0) }
         _ = try await session.withConnection { try JobQueue.enqueueCopies(of: NewJob(tenantID: b, kind: "noop"), count: countB, on: $0) }
-        while try await session.withConnection({ connection in
-            try connection.query(
-                "SELECT count(*) FROM encours.jobs WHERE tenant_id = $1 AND attempted_at IS NULL", [b]
-            ).decode(Int.self, row: 0, column: 0)
-        }) > 0 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await waitUntilNone(
+            "SELECT count(*) FROM encours.jobs WHERE tenant_id = $1 AND attempted_at IS NULL", [b],
+            on: session, every: .milliseconds(10))
         let figures = try await session.withConnection { connection -> [Double] in
             let result = try connection.query(
                 """

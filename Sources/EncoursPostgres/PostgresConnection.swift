@@ -289,7 +289,7 @@ public final class PostgresWaitInterrupt: Sendable {
     public init() throws {
         var descriptors: [Int32] = [0, 0]
         guard pipe(&descriptors) == 0 else {
-            throw PostgresError(code: .connectionLost, message: "pipe failed: \(String(cString: strerror(errno)))")
+            throw PostgresError(code: .client, message: "pipe failed: \(String(cString: strerror(errno)))")
         }
         for descriptor in descriptors {
             _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)

@@ -521,14 +521,15 @@ public final class QueueWorker: Service, Sendable {
                     if promoted + rescued > 0 { try connection.query("SELECT pg_notify('encours_jobs', '')") }
                     var pruned = 0
                     if prune, try WorkerStatements.elect(role: "maintenance", workerID: configuration.workerID, ttl: leaderTTL, on: connection) {
-                        // Short statements (5,000 rows each) until the backlog of finished jobs is gone.
+                        // Short statements until the backlog of finished jobs is gone.
+                        let pruneBatch = 5_000
                         var batch = 0
                         repeat {
                             batch = try WorkerStatements.prune(
                                 completed: configuration.completedRetention, discarded: configuration.discardedRetention,
-                                limit: 5_000, on: connection)
+                                limit: pruneBatch, on: connection)
                             pruned += batch
-                        } while batch >= 5_000
+                        } while batch >= pruneBatch
                         try WorkerStatements.removeStaleWorkers(olderThan: max(configuration.lease * 4, .seconds(120)), on: connection)
                         // Claims and completions leave dead row versions and index entries behind at
                         // the rate jobs flow; autovacuum looks at a database once a minute at best,

@@ -42,21 +42,22 @@ enum WorkerStatements {
         var jobID: Int64
         var attempt: Int
         var resolution: AttemptResolution
+
+        /// A plain success: written by the lean statement (nothing but id and attempt to send).
+        var isSuccess: Bool { resolution.state == .completed && resolution.error == nil }
     }
 
     /// Writes many attempts' ends: successes in one lean statement, any other ends in a second
     /// one; a job rescued meanwhile (its attempt moved on) is left alone. Returns how many jobs
     /// became available again (to wake workers).
     static func record(_ records: [Record], on connection: PostgresConnection) throws -> Int {
-        let successes = records.filter { $0.resolution.state == .completed && $0.resolution.error == nil }
-        var madeAvailable = 0
-        if !successes.isEmpty {
-            try recordCompleted(successes, on: connection)
+        var successes: [Record] = []
+        var others: [Record] = []
+        for record in records {
+            if record.isSuccess { successes.append(record) } else { others.append(record) }
         }
-        if successes.count < records.count {
-            madeAvailable = try recordOther(records.filter { !($0.resolution.state == .completed && $0.resolution.error == nil) }, on: connection)
-        }
-        return madeAvailable
+        if !successes.isEmpty { try recordCompleted(successes, on: connection) }
+        return others.isEmpty ? 0 : try recordOther(others, on: connection)
     }
 
     /// The common case, in a lean statement: successful attempts (ids and attempt numbers only).
