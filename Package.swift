@@ -44,22 +44,19 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["EmbedMigrationsTool"]
         ),
-        // The PostgreSQL job queue: enqueue, claim, leases, retries, fairness, the worker service.
+        // Tenants and their scope: the tenants table, and the row-level-security transaction
+        // (role encours_tenant, encours.tenant_id) every tenant's work runs in.
+        .target(
+            name: "EncoursTenancy",
+            dependencies: ["EncoursPostgres"]
+        ),
+        // The PostgreSQL job queue: enqueue, claim, leases, retries, fairness, statistics, and
+        // the worker's services. Knows nothing of invoices.
         .target(
             name: "EncoursQueue",
             dependencies: [
-                "EncoursPostgres",
+                "EncoursPostgres", "EncoursTenancy",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-        // The worker's HTTP endpoint: Prometheus /metrics and /healthz.
-        .target(
-            name: "EncoursMetricsServer",
-            dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -67,33 +64,50 @@ let package = Package(
         // Receivables rules and CSV parsing: pure Swift, no database (money, dates, import rows).
         // Its byte-level CSV reader replaces CSV.swift, measured too slow and lossy (see README).
         .target(name: "EncoursLedger"),
-        // The ledger in PostgreSQL: tenant-scoped transactions (row-level security), CSV import,
-        // promises, disputes and reports.
+        // The ledger in PostgreSQL: CSV import, promises, disputes and reports, each in its tenant's scope.
         .target(
             name: "EncoursLedgerStore",
-            dependencies: ["EncoursLedger", "EncoursPostgres"]
+            dependencies: ["EncoursLedger", "EncoursPostgres", "EncoursTenancy"]
         ),
-        // What the admin CLI does: tenants, enqueue, stats, checks, job inspection.
+        // The job handlers: the catalog of kinds and the code each kind runs, joining the rules,
+        // the stores and the queue.
+        .target(
+            name: "EncoursJobs",
+            dependencies: ["EncoursQueue"]
+        ),
+        // What both executables need at start: logging set-up, the database URL, the metrics
+        // server, the one-line error messages, and cancelling work on SIGINT/SIGTERM.
+        .target(
+            name: "EncoursRuntime",
+            dependencies: [
+                "EncoursPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // What the admin CLI does: tenants, enqueue, job inspection, ledger commands, output.
         .target(
             name: "EncoursAdmin",
             dependencies: [
-                "EncoursPostgres", "EncoursQueue", "EncoursMigrations", "EncoursLedger", "EncoursLedgerStore",
-                .product(name: "Logging", package: "swift-log"),
+                "EncoursPostgres", "EncoursQueue", "EncoursMigrations", "EncoursLedger", "EncoursLedgerStore", "EncoursTenancy",
+                "EncoursJobs",
             ]
         ),
         .executableTarget(
             name: "EncoursCLI",
             dependencies: [
-                "EncoursAdmin",
+                "EncoursAdmin", "EncoursRuntime", "EncoursPostgres", "EncoursQueue", "EncoursTenancy", "EncoursLedgerStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "EncoursWorkerCLI",
             dependencies: [
-                "EncoursQueue",
-                "EncoursAdmin",
-                "EncoursMetricsServer",
+                "EncoursQueue", "EncoursJobs", "EncoursRuntime", "EncoursTenancy", "EncoursPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -103,26 +117,48 @@ let package = Package(
         .executableTarget(
             name: "EncoursBench",
             dependencies: [
-                "EncoursQueue", "EncoursAdmin", "EncoursPostgres",
+                "EncoursQueue", "EncoursTenancy", "EncoursPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/EncoursBench"
         ),
-        // Test helpers: a fresh migrated database per test, running the built binaries.
+        // Test helpers: a fresh migrated database per test, tenants, running the built binaries.
         .target(
             name: "EncoursTestSupport",
-            dependencies: ["EncoursPostgres", "EncoursMigrations"]
+            dependencies: ["EncoursPostgres", "EncoursMigrations", "EncoursTenancy"]
         ),
         .testTarget(name: "EncoursPostgresTests", dependencies: ["EncoursPostgres", "EncoursTestSupport"]),
-        .testTarget(name: "EncoursLedgerTests", dependencies: ["EncoursLedger"]),
         .testTarget(
             name: "EncoursQueueTests",
             dependencies: [
-                "EncoursQueue", "EncoursAdmin", "EncoursMigrations", "EncoursPostgres", "EncoursTestSupport",
-                "EncoursMetricsServer", "EncoursLedger", "EncoursLedgerStore",
+                "EncoursQueue", "EncoursPostgres", "EncoursTenancy", "EncoursTestSupport",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(name: "EncoursLedgerTests", dependencies: ["EncoursLedger"]),
+        .testTarget(
+            name: "EncoursLedgerStoreTests",
+            dependencies: ["EncoursLedgerStore", "EncoursLedger", "EncoursPostgres", "EncoursTenancy", "EncoursTestSupport"]
+        ),
+        .testTarget(
+            name: "EncoursJobsTests",
+            dependencies: [
+                "EncoursJobs", "EncoursQueue", "EncoursTestSupport", "EncoursPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "EncoursAdminTests",
+            dependencies: ["EncoursAdmin", "EncoursQueue", "EncoursTenancy", "EncoursLedger", "EncoursTestSupport", "EncoursPostgres"]
+        ),
+        .testTarget(
+            name: "EncoursRuntimeTests",
+            dependencies: ["EncoursRuntime", "EncoursPostgres"]
+        ),
+        // The built binaries, run as a user and an operator would.
+        .testTarget(
+            name: "EncoursEndToEndTests",
+            dependencies: ["EncoursTestSupport", "EncoursPostgres", "EncoursQueue"]
         ),
     ],
     swiftLanguageModes: [.v6]

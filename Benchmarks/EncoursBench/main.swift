@@ -1,5 +1,5 @@
 import ArgumentParser
-import EncoursAdmin
+import EncoursTenancy
 import EncoursPostgres
 import EncoursQueue
 import Foundation

@@ -1,6 +1,8 @@
+import EncoursJobs
 import EncoursMigrations
 import EncoursPostgres
 import EncoursQueue
+import EncoursTenancy
 import Foundation
 
 /// What the `encours` commands do, callable from the CLI and from tests alike.
@@ -35,18 +37,23 @@ public enum Admin {
             self.maxAttempts = maxAttempts
         }
 
-        /// Checks what can be checked without the database.
+        /// Checks what can be checked without the database: every field, with the flag it came from.
         public func validate() throws {
-            try JobCatalog.validate(kind: kind)
+            do { try JobCatalog.validate(kind: kind) } catch { throw AdminError(.invalidInput, error.message) }
             guard (1...4).contains(priority) else {
                 throw AdminError(.invalidInput, "invalid --priority \(priority): use 1 (most urgent) to 4")
             }
-            guard count >= 1 else { throw AdminError(.invalidInput, "invalid --count \(count): must be at least 1") }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8), options: [.fragmentsAllowed]),
-                object is [String: Any]
-            else {
-                throw AdminError(.invalidInput, "invalid --payload: not a JSON object: \(payload.prefix(80))")
+            guard (1...JobQueue.maximumCopies).contains(count) else {
+                throw AdminError(.invalidInput, "invalid --count \(count): use 1 to \(JobQueue.maximumCopies) per call")
             }
+            guard (1...NewJob.maximumAttempts).contains(maxAttempts) else {
+                throw AdminError(.invalidInput, "invalid --max-attempts \(maxAttempts): use 1 to \(NewJob.maximumAttempts)")
+            }
+            if let uniqueKey, uniqueKey.isEmpty || uniqueKey.utf8.count > NewJob.maximumUniqueKeyBytes {
+                throw AdminError(
+                    .invalidInput, "invalid --unique-key: \(uniqueKey.utf8.count) bytes; use 1 to \(NewJob.maximumUniqueKeyBytes)")
+            }
+            do { _ = try JobPayload(payload) } catch { throw AdminError(.invalidInput, "invalid --payload: \(error.message)") }
         }
     }
 
@@ -77,6 +84,43 @@ public enum Admin {
             }
             let inserted = try JobQueue.enqueueCopies(of: job, count: request.count, on: connection)
             return EnqueueOutcome(inserted: inserted, jobIDs: [], skippedAsDuplicate: request.count - inserted)
+        }
+    }
+
+    /// Reads a payload from a file, or standard input for `-`: at most 1 MiB, valid UTF-8.
+    public static func readPayload(path: String) throws -> String {
+        let limit = JobPayload.maximumBytes
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readData(ofLength: limit + 1)
+        } else {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw AdminError(.invalidInput, "\(path): no such file, or not readable")
+            }
+            defer { try? handle.close() }
+            data = handle.readData(ofLength: limit + 1)
+        }
+        let name = path == "-" ? "standard input" : path
+        guard data.count <= limit else {
+            throw AdminError(.invalidInput, "invalid --payload-file \(name): more than \(limit) bytes (1 MiB)")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            let valid = Self.validUTF8Prefix(data)
+            throw AdminError(.invalidInput, "invalid --payload-file \(name): not valid UTF-8 at byte \(valid + 1)")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// How many leading bytes of `data` are valid UTF-8.
+    static func validUTF8Prefix(_ data: Data) -> Int {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = data.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput, .error: return offset
+            }
         }
     }
 

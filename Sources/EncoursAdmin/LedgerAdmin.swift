@@ -1,6 +1,7 @@
 import EncoursLedger
 import EncoursLedgerStore
 import EncoursPostgres
+import EncoursTenancy
 import Foundation
 
 /// The ledger commands of the CLI: each resolves the tenant slug, then calls the ledger store.

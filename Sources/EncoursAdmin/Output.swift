@@ -1,5 +1,6 @@
 import EncoursLedgerStore
 import EncoursQueue
+import EncoursTenancy
 import Foundation
 
 /// JSON and text rendering for the CLI: stable snake_case fields, ISO 8601 times.
@@ -100,7 +101,9 @@ public struct JobView: Encodable, Sendable {
     public var runAt: Date
     public var attempt: Int
     public var maxAttempts: Int
+    public var uncountedAttempts: Int
     public var errors: [JobAttemptError]
+    public var errorsDropped: Int
     public var uniqueKey: String?
     public var attemptedBy: [String]
     public var workerID: String?
@@ -113,6 +116,8 @@ public struct JobView: Encodable, Sendable {
         case id, tenant, kind, state, priority, payload, attempt, errors
         case runAt = "run_at"
         case maxAttempts = "max_attempts"
+        case uncountedAttempts = "uncounted_attempts"
+        case errorsDropped = "errors_dropped"
         case uniqueKey = "unique_key"
         case attemptedBy = "attempted_by"
         case workerID = "worker_id"
@@ -132,7 +137,9 @@ public struct JobView: Encodable, Sendable {
         runAt = job.runAt
         attempt = job.attempt
         maxAttempts = job.maxAttempts
+        uncountedAttempts = job.uncountedAttempts
         errors = job.errors
+        errorsDropped = job.errorsDropped
         uniqueKey = job.uniqueKey
         attemptedBy = job.attemptedBy
         workerID = job.workerID
@@ -153,7 +160,9 @@ public struct JobView: Encodable, Sendable {
         try container.encode(runAt, forKey: .runAt)
         try container.encode(attempt, forKey: .attempt)
         try container.encode(maxAttempts, forKey: .maxAttempts)
+        try container.encode(uncountedAttempts, forKey: .uncountedAttempts)
         try container.encode(errors, forKey: .errors)
+        try container.encode(errorsDropped, forKey: .errorsDropped)
         try container.encode(uniqueKey, forKey: .uniqueKey)
         try container.encode(attemptedBy, forKey: .attemptedBy)
         try container.encode(workerID, forKey: .workerID)

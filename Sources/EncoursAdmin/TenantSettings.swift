@@ -1,3 +1,6 @@
+import EncoursLedger
+import EncoursPostgres
+import EncoursTenancy
 import Foundation
 
 /// The settings a tenant has, their defaults and their validation.
@@ -16,6 +19,12 @@ public enum TenantSettings {
     /// Values never printed back in clear.
     public static let secretKeys: Set<String> = ["webhook_secret"]
 
+    /// The largest `max_concurrent_jobs` (a cap above any real fleet's concurrency).
+    public static let maximumConcurrentJobs = 100_000
+
+    /// The largest recovery indemnity a tenant may set (1,000,000.00).
+    public static let maximumIndemnityCents: Int64 = 100_000_000
+
     static func isNoCap(_ value: String) -> Bool { ["none", "unlimited", ""].contains(value.lowercased()) }
 
     static func validateSlug(_ slug: String) throws {
@@ -27,8 +36,8 @@ public enum TenantSettings {
 
     /// What is stored for a value (amounts normalized to two decimals).
     static func normalized(key: String, value: String) -> String {
-        if key.hasPrefix("recovery_indemnity"), let cents = parseAmountCents(value) {
-            return String(format: "%lld.%02lld", cents / 100, cents % 100)
+        if key.hasPrefix("recovery_indemnity"), let cents = try? Money.parseExactCents(value) {
+            return Money.decimalString(cents: cents)
         }
         return value
     }
@@ -48,8 +57,8 @@ public enum TenantSettings {
         case "timezone":
             guard TimeZone(identifier: value) != nil else { throw bad("not a known time zone (e.g. Europe/Paris)") }
         case "max_concurrent_jobs":
-            guard isNoCap(value) || (Int(value).map { $0 > 0 } ?? false) else {
-                throw bad("expected a positive whole number, or none")
+            guard isNoCap(value) || (Int(value).map { (1...maximumConcurrentJobs).contains($0) } ?? false) else {
+                throw bad("expected a whole number from 1 to \(maximumConcurrentJobs), or none")
             }
         case "smtp_from", "alert_email":
             guard value.range(of: "^[^@\\s<>]+@[^@\\s<>]+\\.[^@\\s<>]+$", options: .regularExpression) != nil else {
@@ -70,7 +79,7 @@ public enum TenantSettings {
                 throw bad("expected fr, fr-alsace-moselle or none")
             }
         case "escalation_policy":
-            try EscalationPolicyValidation.validate(value)
+            do { _ = try EscalationPolicy(json: value) } catch { throw AdminError(.invalidInput, error.message) }
         case "dunning_schedule", "risk_schedule", "disputes_schedule":
             guard CronExpression.isValid(value) else {
                 throw bad("expected a 5-field cron expression such as \"0 7 * * 1-5\"")
@@ -82,47 +91,13 @@ public enum TenantSettings {
                     throw AdminError(.invalidInput, "unknown setting \(key): use recovery_indemnity_<currency>, e.g. recovery_indemnity_usd")
                 }
             }
-            guard parseAmountCents(value) != nil else { throw bad("expected an amount such as 40.00") }
+            let cents: Int64
+            do { cents = try Money.parseExactCents(value) } catch { throw bad("expected an amount such as 40.00 (\(error.message))") }
+            guard (0...maximumIndemnityCents).contains(cents) else {
+                throw bad("expected an amount from 0.00 to \(Money.decimalString(cents: maximumIndemnityCents))")
+            }
         default:
             throw AdminError(.invalidInput, "unknown setting \"\(key)\": expected one of \(keys.joined(separator: ", ")), recovery_indemnity_<currency>")
-        }
-    }
-
-    /// Parses a non-negative decimal amount with at most two decimals (`.` or `,`) into cents.
-    static func parseAmountCents(_ text: String) -> Int64? {
-        let normalized = text.replacingOccurrences(of: ",", with: ".")
-        guard normalized.range(of: "^[0-9]{1,12}(\\.[0-9]{1,2})?$", options: .regularExpression) != nil else { return nil }
-        let parts = normalized.split(separator: ".", omittingEmptySubsequences: false)
-        guard let whole = Int64(parts[0]) else { return nil }
-        var cents: Int64 = 0
-        if parts.count == 2 {
-            let fraction = parts[1].count == 1 ? parts[1] + "0" : String(parts[1])
-            cents = Int64(fraction) ?? 0
-        }
-        return whole * 100 + cents
-    }
-}
-
-/// Checks the shape of a tenant's dispute escalation policy.
-enum EscalationPolicyValidation {
-    static func validate(_ text: String) throws {
-        func bad(_ why: String) -> AdminError { AdminError(.invalidInput, "invalid escalation_policy: \(why)") }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-            throw bad("not a JSON object")
-        }
-        guard let tiers = object["tiers"] as? [[String: Any]], !tiers.isEmpty else {
-            throw bad("expected \"tiers\": a non-empty array of {name, sla_days, notify}")
-        }
-        for (index, tier) in tiers.enumerated() {
-            guard let name = tier["name"] as? String, !name.isEmpty else { throw bad("tier \(index + 1) has no name") }
-            guard let days = tier["sla_days"] as? Int, days > 0 else {
-                throw bad("tier \(name): sla_days must be a positive whole number")
-            }
-            if let notify = tier["notify"] {
-                guard let notify = notify as? String, notify == "webhook" || notify.hasPrefix("email:") else {
-                    throw bad("tier \(name): notify must be email:ADDRESS or webhook")
-                }
-            }
         }
     }
 }
@@ -152,5 +127,36 @@ public enum CronExpression {
             }
         }
         return true
+    }
+}
+
+/// Creating and configuring tenants from the CLI: every value validated, then stored.
+public enum TenantAdmin {
+    /// Creates a tenant after validating its slug and fields.
+    public static func create(
+        slug: String, name: String, currency: String = "EUR", locale: String = "fr", timezone: String = "Europe/Paris",
+        on connection: PostgresConnection
+    ) throws -> Tenant {
+        try TenantSettings.validateSlug(slug)
+        try TenantSettings.validate(key: "name", value: name)
+        try TenantSettings.validate(key: "currency", value: currency)
+        try TenantSettings.validate(key: "locale", value: locale)
+        try TenantSettings.validate(key: "timezone", value: timezone)
+        return try TenantStore.create(slug: slug, name: name, currency: currency, locale: locale, timezone: timezone, on: connection)
+    }
+
+    /// Changes one setting after validating it; returns the updated tenant.
+    public static func set(slug: String, key: String, value: String, on connection: PostgresConnection) throws -> Tenant {
+        try TenantSettings.validate(key: key, value: value)
+        switch key {
+        case "name", "currency", "locale", "timezone":
+            return try TenantStore.update(slug: slug, TenantStore.Column(rawValue: key)!, to: value, on: connection)
+        case "max_concurrent_jobs":
+            return try TenantStore.updateMaxConcurrentJobs(slug: slug, to: TenantSettings.isNoCap(value) ? nil : Int(value), on: connection)
+        default:
+            return try TenantStore.updateSetting(
+                slug: slug, key: key, value: TenantSettings.normalized(key: key, value: value), json: key == "escalation_policy",
+                on: connection)
+        }
     }
 }

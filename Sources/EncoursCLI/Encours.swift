@@ -1,7 +1,7 @@
 import ArgumentParser
 import EncoursAdmin
 import EncoursPostgres
-import EncoursQueue
+import EncoursRuntime
 import Foundation
 
 @main
@@ -13,6 +13,24 @@ struct Encours: AsyncParsableCommand {
             Migrate.self, TenantCommand.self, Import.self, PromisesCommand.self, DisputesCommand.self, ReportCommand.self,
             Enqueue.self, QueueCommand.self, JobsCommand.self,
         ])
+
+    /// Refuses arguments that are not valid UTF-8 before parsing (which would repair them silently).
+    static func main() async {
+        if let position = CommandLineCheck.firstInvalidUTF8Argument() {
+            FileHandle.standardError.write(Data("encours: argument \(position) is not valid UTF-8; nothing was done\n".utf8))
+            Foundation.exit(64)
+        }
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// `--database-url`, shared by every command that talks to PostgreSQL.
@@ -29,21 +47,40 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Runs `body` with a connection and turns any failure into a one-line error and exit status 1.
+    ///
+    /// SIGINT or SIGTERM cancels the statement running on the server and exits 130: the
+    /// transaction rolls back, so nothing is left half done.
     func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         do {
-            let session = try await session()
-            let value = try await session.withConnection(body)
-            await session.close()
-            return value
+            return try await perform(body)
         } catch {
             fail(error)
         }
     }
+
+    /// Like ``run(_:)``, but throws the failure for the caller to report.
+    func perform<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await Interruption.cancelOnSignal {
+                let session = try await session()
+                do {
+                    let value = try await session.withConnection(body)
+                    await session.close()
+                    return value
+                } catch {
+                    await session.close()
+                    throw error
+                }
+        }
+    }
 }
 
-/// Prints `encours: MESSAGE` on stderr and exits with `status`.
+/// Prints `encours: MESSAGE` on stderr and exits with `status` (130 when interrupted).
 func fail(_ error: any Error, status: Int32 = 1) -> Never {
-    FileHandle.standardError.write(Data("encours: \(AdminError.userMessage(for: error))\n".utf8))
+    if error is CancellationError {
+        FileHandle.standardError.write(Data("encours: interrupted; the statement was cancelled and nothing was changed\n".utf8))
+        exit(130)
+    }
+    FileHandle.standardError.write(Data("encours: \(ErrorMessage.line(for: error))\n".utf8))
     exit(status)
 }
 

@@ -18,11 +18,9 @@ struct Import: AsyncParsableCommand {
         let (kind, tenant, file, dryRun) = (self.kind, self.tenant, self.file, self.dryRun)
         let outcome: LedgerImport.Outcome
         do {
-            let session = try await database.session()
-            outcome = try await session.withConnection {
+            outcome = try await database.perform {
                 try LedgerAdmin.importFile(kind: kind, tenantSlug: tenant, path: file, dryRun: dryRun, on: $0)
             }
-            await session.close()
         } catch let rejected as LedgerImport.Rejected {
             FileHandle.standardError.write(Data((rejected.description + "\n").utf8))
             let count = rejected.issues.totalCount

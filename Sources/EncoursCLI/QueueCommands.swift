@@ -1,7 +1,10 @@
 import ArgumentParser
 import EncoursAdmin
+import EncoursJobs
 import EncoursPostgres
 import EncoursQueue
+import EncoursRuntime
+import EncoursTenancy
 import Foundation
 
 struct Enqueue: AsyncParsableCommand {
@@ -9,18 +12,31 @@ struct Enqueue: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Argument(help: "Job kind: \(JobCatalog.kinds.joined(separator: ", ")).") var kind: String
     @Option(help: "Tenant slug.") var tenant: String
-    @Option(help: "Payload, a JSON object.") var payload = "{}"
+    @Option(help: "Payload, a JSON object.") var payload: String?
+    @Option(name: .customLong("payload-file"), help: "Read the payload from this file (- for standard input); for payloads too long for a shell argument.")
+    var payloadFile: String?
     @Option(name: .customLong("run-at"), help: "When to run: ISO 8601 (with an offset, or local to the tenant's time zone).")
     var runAt: String?
     @Option(help: "1 (most urgent) to 4.") var priority = 2
     @Option(name: .customLong("unique-key"), help: "At most one unfinished job per tenant, kind and key.") var uniqueKey: String?
-    @Option(help: "Insert this many identical jobs in one statement.") var count = 1
+    @Option(help: "Insert this many identical jobs in one statement (at most 1,000,000).") var count = 1
     @Option(name: .customLong("max-attempts"), help: "Attempts before the job is discarded.") var maxAttempts = 20
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
+        let payloadText: String
+        do {
+            switch (payload, payloadFile) {
+            case (let text?, nil): payloadText = text
+            case (nil, let path?): payloadText = try Admin.readPayload(path: path)
+            case (nil, nil): payloadText = "{}"
+            case (_?, _?): throw AdminError(.invalidInput, "give --payload or --payload-file, not both")
+            }
+        } catch {
+            fail(error)
+        }
         let request = Admin.EnqueueRequest(
-            kind: kind, tenantSlug: tenant, payload: payload, runAt: runAt, priority: priority,
+            kind: kind, tenantSlug: tenant, payload: payloadText, runAt: runAt, priority: priority,
             uniqueKey: uniqueKey, count: count, maxAttempts: maxAttempts)
         do { try request.validate() } catch { fail(error) }
         let outcome = try await database.run { try Admin.enqueue(request, on: $0) }
@@ -60,6 +76,8 @@ struct QueueCommand: AsyncParsableCommand {
                     + stats.byKind.map { ["kind \($0.kind)"] + cells($0.counts) }
                     + stats.byTenant.map { ["tenant \($0.tenant)"] + cells($0.counts) }))
             print("oldest available job: \(Int(stats.oldestAvailableSeconds)) s")
+            print("running jobs with a lapsed lease: \(stats.lapsedLeases)"
+                + (stats.lapsedLeases > 0 ? " (oldest lapsed \(Int(stats.oldestLapsedLeaseSeconds)) s ago)" : ""))
             print("")
             print(Output.table(["WORKER", "HOST", "PID", "STARTED_AT", "LAST_HEARTBEAT_AT", "RUNNING"],
                 stats.workers.map { [$0.id, $0.host, String($0.pid), Output.iso8601($0.startedAt), Output.iso8601($0.lastHeartbeatAt), String($0.running)] }))
@@ -74,16 +92,28 @@ struct QueueCommand: AsyncParsableCommand {
         @Option(name: .customLong("max-oldest-age"), help: "Seconds the oldest available job may wait.") var maxOldestAge: Double = 300
         @Option(name: .customLong("max-discarded"), help: "Discarded jobs tolerated (unchecked if absent).") var maxDiscarded: Int?
         @Option(name: .customLong("max-retryable"), help: "Retryable jobs tolerated (unchecked if absent).") var maxRetryable: Int?
+        @Option(name: .customLong("max-lapsed-leases"), help: "Running jobs with a lapsed lease tolerated before WARNING.")
+        var maxLapsedLeases = 0
+        @Option(name: .customLong("max-lapse-seconds"), help: "A lapsed lease not rescued for this long is CRITICAL.")
+        var maxLapseSeconds: Double = 60
+
+        func validate() throws {
+            guard maxOldestAge >= 0, maxLapseSeconds >= 0, maxLapsedLeases >= 0, (maxDiscarded ?? 0) >= 0, (maxRetryable ?? 0) >= 0 else {
+                throw ValidationError("thresholds must not be negative")
+            }
+        }
 
         func run() async throws {
-            let check = QueueCheck(maxOldestAgeSeconds: maxOldestAge, maxDiscarded: maxDiscarded, maxRetryable: maxRetryable)
+            let check = QueueCheck(
+                maxOldestAgeSeconds: maxOldestAge, maxDiscarded: maxDiscarded, maxRetryable: maxRetryable,
+                maxLapsedLeases: maxLapsedLeases, maxLapseSeconds: maxLapseSeconds)
             let stats: QueueStats
             do {
                 let session = try await database.session()
                 stats = try await session.withConnection { try QueueStats.fetch(on: $0) }
                 await session.close()
             } catch {
-                print("ENCOURS QUEUE UNKNOWN - \(AdminError.userMessage(for: error))")
+                print("ENCOURS QUEUE UNKNOWN - \(ErrorMessage.line(for: error))")
                 throw ExitCode(3)
             }
             let (status, line) = check.evaluate(stats)
@@ -115,7 +145,7 @@ struct JobsCommand: AsyncParsableCommand {
                 }
                 filter.state = parsed
             }
-            guard limit > 0 else { fail(AdminError(.invalidInput, "invalid --limit \(limit): must be at least 1")) }
+            guard (1...100_000).contains(limit) else { fail(AdminError(.invalidInput, "invalid --limit \(limit): use 1 to 100000")) }
             let (tenant, baseFilter) = (self.tenant, filter)
             let views = try await database.run { connection -> [JobView] in
                 var filter = baseFilter
@@ -139,8 +169,7 @@ struct JobsCommand: AsyncParsableCommand {
             let id = self.id
             let view = try await database.run { connection -> JobView in
                 guard let job = try JobQueue.job(id: id, on: connection) else { throw AdminError(.notFound, "no job with id \(id)") }
-                let slug = try connection.query("SELECT slug FROM encours.tenants WHERE id = $1", [job.tenantID]).first?["slug"] ?? "?"
-                return JobView(job, tenantSlug: slug)
+                return JobView(job, tenantSlug: try TenantStore.find(id: job.tenantID, on: connection)?.slug ?? "?")
             }
             if json { try printJSON(view); return }
             print(try Output.json(view))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EncoursAdmin
+import EncoursTenancy
 import Foundation
 
 struct TenantCommand: AsyncParsableCommand {
@@ -20,7 +21,7 @@ struct TenantCommand: AsyncParsableCommand {
         func run() async throws {
             let (slug, name, currency, locale, timezone) = (self.slug, self.name, self.currency, self.locale, self.timezone)
             let tenant = try await database.run {
-                try TenantStore.create(slug: slug, name: name, currency: currency, locale: locale, timezone: timezone, on: $0)
+                try TenantAdmin.create(slug: slug, name: name, currency: currency, locale: locale, timezone: timezone, on: $0)
             }
             if json { try printJSON(TenantView(tenant)) } else { print("created tenant \(tenant.slug)") }
         }
@@ -66,7 +67,7 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (slug, key, value) = (self.slug, self.key, self.value)
-            _ = try await database.run { try TenantStore.set(slug: slug, key: key, value: value, on: $0) }
+            _ = try await database.run { try TenantAdmin.set(slug: slug, key: key, value: value, on: $0) }
             let shown = TenantSettings.secretKeys.contains(key) ? "********" : value
             print("\(slug): \(key) = \(shown)")
         }

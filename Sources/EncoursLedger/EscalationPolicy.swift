@@ -25,23 +25,46 @@ public struct EscalationPolicy: Sendable, Hashable {
     public init(tiers: [Tier]) { self.tiers = tiers }
 
     /// Parses the `escalation_policy` setting; nil or empty text gives ``standard``.
+    ///
+    /// The one parser of the setting: `tenant set` validates with it, disputes read with it.
+    /// Errors name the tier (by position and name) and what is wrong with it.
     public init(json text: String?) throws(LedgerError) {
         guard let text, !text.isEmpty else {
             self = .standard
             return
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-            let tiers = object["tiers"] as? [[String: Any]], !tiers.isEmpty
-        else {
-            throw LedgerError(.invalidValue, "escalation_policy needs a non-empty \"tiers\" array")
+        func bad(_ why: String) -> LedgerError { LedgerError(.invalidValue, "invalid escalation_policy: \(why)") }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw bad("not a JSON object")
+        }
+        guard let tiers = object["tiers"] as? [[String: Any]], !tiers.isEmpty else {
+            throw bad("expected \"tiers\": a non-empty array of {name, sla_days, notify}")
         }
         var parsed: [Tier] = []
-        for tier in tiers {
-            guard let name = tier["name"] as? String, let days = tier["sla_days"] as? Int, days > 0 else {
-                throw LedgerError(.invalidValue, "each escalation tier needs a name and a positive sla_days")
+        for (index, tier) in tiers.enumerated() {
+            guard let name = tier["name"] as? String, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw bad("tier \(index + 1) has no name")
             }
-            parsed.append(Tier(name: name, slaDays: days, notify: tier["notify"] as? String))
+            guard let days = tier["sla_days"] as? Int, (1...365).contains(days) else {
+                throw bad("tier \(name): sla_days must be a whole number of business days from 1 to 365")
+            }
+            var notify: String?
+            if let value = tier["notify"], !(value is NSNull) {
+                guard let text = value as? String, text == "webhook" || Self.isEmailTarget(text) else {
+                    throw bad("tier \(name): notify must be email:ADDRESS or webhook")
+                }
+                notify = text
+            }
+            parsed.append(Tier(name: name, slaDays: days, notify: notify))
         }
         self.tiers = parsed
+    }
+
+    /// `email:` followed by something shaped like an address.
+    static func isEmailTarget(_ text: String) -> Bool {
+        guard text.hasPrefix("email:") else { return false }
+        let address = text.dropFirst("email:".count)
+        let parts = address.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !address.contains(where: \.isWhitespace)
     }
 }

@@ -50,6 +50,15 @@ public struct Money: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Reads a decimal string into cents like ``parseCents(_:)``, but refuses non-zero digits past
+    /// the second decimal instead of rounding them (`40.001` is an error, `40.000` is 40.00): for
+    /// settings and command-line amounts, where rounding what a person typed would hide a typo.
+    public static func parseExactCents(_ text: String) throws(LedgerError) -> Int64 {
+        try TextBytes.withBytes(of: text) { bytes throws(LedgerError) in
+            try DecimalParser.cents(bytes, exact: true)
+        }
+    }
+
     /// Rounds the exact amount `numerator ÷ denominator` cents to a whole cent, half away from zero.
     ///
     /// For sums that must stay exact before a single rounding, such as late-payment interest
@@ -146,8 +155,9 @@ public struct Money: Sendable, Hashable, CustomStringConvertible {
 
 /// Reads decimal amounts from UTF-8 bytes without allocating; the rules are those of ``Money/parseCents(_:)``.
 enum DecimalParser {
-    /// Reads `raw` (surrounding spaces allowed) into cents, rounding half away from zero.
-    static func cents(_ raw: UnsafeBufferPointer<UInt8>) throws(LedgerError) -> Int64 {
+    /// Reads `raw` (surrounding spaces allowed) into cents, rounding half away from zero, or
+    /// refusing digits past the second decimal that are not zero when `exact` is true.
+    static func cents(_ raw: UnsafeBufferPointer<UInt8>, exact: Bool = false) throws(LedgerError) -> Int64 {
         let bytes = TextBytes.trimmed(raw)
         let count = bytes.count
         guard count > 0 else { throw notANumber(raw) }
@@ -267,6 +277,10 @@ enum DecimalParser {
                 case 1: hundredths += Int64(digit)
                 case 2: roundsUp = digit >= 5
                 default: break
+                }
+                if exact, position >= 2, digit != 0 {
+                    throw LedgerError(
+                        .invalidAmount, "more than two decimals", value: String(decoding: TextBytes.trimmed(raw), as: UTF8.self))
                 }
                 position += 1
                 index += 1

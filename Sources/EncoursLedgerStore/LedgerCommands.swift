@@ -1,5 +1,6 @@
 import EncoursLedger
 import EncoursPostgres
+import EncoursTenancy
 import Foundation
 
 /// A one-line refusal from a ledger command (unknown customer, bad amount, ...).

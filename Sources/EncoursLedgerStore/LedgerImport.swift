@@ -1,5 +1,6 @@
 import EncoursLedger
 import EncoursPostgres
+import EncoursTenancy
 import Foundation
 
 /// Imports a CSV file of customers, invoices, payments or disputes into a tenant's ledger:

@@ -1,5 +1,6 @@
 import EncoursLedger
 import EncoursPostgres
+import EncoursTenancy
 import Foundation
 
 /// The aging of open invoices by days past due at a date (SPEC §6 buckets).

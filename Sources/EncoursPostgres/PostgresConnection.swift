@@ -14,13 +14,28 @@ public struct PostgresNotification: Sendable, Hashable {
 /// from the dedicated thread of a ``PostgresSession``; it is deliberately not `Sendable`.
 public final class PostgresConnection {
     private var handle: OpaquePointer?
+    /// Server notices (warnings, `LOG` lines when `client_min_messages` asks for them); kept
+    /// only while ``captureNotices`` is true, otherwise dropped so they never reach stderr.
+    private var notices = NoticeBuffer()
     /// The connection string or URI this connection was opened with.
     public let connectionString: String
 
+    /// Keep server notices for ``takeNotices()`` (default false: they are dropped).
+    public var captureNotices: Bool {
+        get { notices.capturing }
+        set { notices.capturing = newValue }
+    }
+
+    /// The notices kept since the last call, oldest first.
+    public func takeNotices() -> [String] { notices.take() }
+
     /// Opens a connection from a libpq connection string or `postgresql://` URI.
     ///
-    /// The session is set to UTC and ISO dates so timestamps decode the same way everywhere.
-    public init(connectionString: String) throws {
+    /// `options` bound how long connecting may take and how soon a dead peer is noticed; any
+    /// of them set in the connection string itself wins. The session is set to UTC and ISO
+    /// dates so timestamps decode the same way everywhere.
+    @available(*, noasync, message: "blocks its thread: open connections through a PostgresSession")
+    public init(connectionString: String, options: PostgresConnectionOptions = .standard) throws {
         self.connectionString = connectionString
         // Validate the string first so a malformed URL gets libpq's parse error, not a connect attempt.
         var parseError: UnsafeMutablePointer<CChar>?
@@ -31,15 +46,25 @@ public final class PostgresConnection {
             if let parseError { PQfreemem(parseError) }
             throw PostgresError(code: .connectionFailed, message: "invalid database URL: \(Self.oneLine(message))")
         }
-        handle = PQconnectdb(connectionString)
+        // The defaults come before the connection string, so its own settings override them.
+        let pairs = options.parameters + [("dbname", connectionString)]
+        handle = Self.withCStrings(pairs.map(\.0)) { keywords in
+            Self.withCStrings(pairs.map(\.1)) { values in
+                PQconnectdbParams(keywords + [nil], values + [nil], 1)
+            }
+        }
         guard let handle, PQstatus(handle) == CONNECTION_OK else {
             let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             if let handle { PQfinish(handle) }
             self.handle = nil
             throw PostgresError(code: .connectionFailed, message: "cannot connect to PostgreSQL: \(Self.oneLine(message))")
         }
-        // Server notices (e.g. "already exists, skipping") are not errors; keep them off stderr.
-        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        let notices = NoticeBuffer()
+        self.notices = notices
+        PQsetNoticeProcessor(handle, { context, message in
+            guard let context, let message else { return }
+            Unmanaged<NoticeBuffer>.fromOpaque(context).takeUnretainedValue().receive(String(cString: message))
+        }, Unmanaged.passUnretained(notices).toOpaque())
         try execute("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'")
     }
 
@@ -59,6 +84,29 @@ public final class PostgresConnection {
         return PQstatus(handle) == CONNECTION_OK
     }
 
+    /// Where the connection stands between statements.
+    public enum TransactionStatus: Sendable {
+        /// Idle, outside any transaction: the state a connection must be returned in.
+        case idle
+        /// Inside a transaction block.
+        case inTransaction
+        /// Inside a failed transaction block (only ROLLBACK is accepted).
+        case failedTransaction
+        /// A statement is running, or the connection is bad.
+        case busyOrBroken
+    }
+
+    /// The connection's transaction status (`PQtransactionStatus`).
+    public var transactionStatus: TransactionStatus {
+        guard let handle else { return .busyOrBroken }
+        switch PQtransactionStatus(handle) {
+        case PQTRANS_IDLE: return .idle
+        case PQTRANS_INTRANS: return .inTransaction
+        case PQTRANS_INERROR: return .failedTransaction
+        default: return .busyOrBroken
+        }
+    }
+
     /// The backend's process id (useful to tell connections apart in `pg_stat_activity`).
     public var backendProcessID: Int32 {
         handle.map { PQbackendPID($0) } ?? 0
@@ -74,10 +122,19 @@ public final class PostgresConnection {
     // MARK: Statements
 
     /// Runs one parameterized statement (extended protocol, text-format values) and returns its result.
+    ///
+    /// A parameter containing a NUL character is refused before anything is sent: libpq passes
+    /// values as C strings, so it would silently be cut at the NUL.
     @discardableResult
+    @available(*, noasync, message: "blocks its thread: run statements through PostgresSession.withConnection")
     public func query(_ sql: String, _ parameters: [PostgresEncodable?] = []) throws -> PostgresResult {
         let handle = try liveHandle()
         let texts = parameters.map { $0?.postgresText }
+        for (index, text) in texts.enumerated() where text?.utf8.contains(0) == true {
+            throw PostgresError(
+                code: .invalidParameter, message: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
+                query: sql)
+        }
         let result = Self.withCStrings(texts) { pointers in
             PQexecParams(handle, sql, Int32(pointers.count), nil, pointers, nil, nil, 0)
         }
@@ -85,6 +142,7 @@ public final class PostgresConnection {
     }
 
     /// Runs one or more statements without parameters (simple protocol), as for migrations.
+    @available(*, noasync, message: "blocks its thread: run statements through PostgresSession.withConnection")
     public func execute(_ sql: String) throws {
         let handle = try liveHandle()
         // PQexec returns the last result only; errors abort the rest, which is what a script wants.
@@ -92,25 +150,8 @@ public final class PostgresConnection {
         _ = try checked(result, sql: sql)
     }
 
-    /// Prepares a named statement on this connection.
-    public func prepare(name: String, sql: String) throws {
-        let handle = try liveHandle()
-        let result = PQprepare(handle, name, sql, 0, nil)
-        _ = try checked(result, sql: sql)
-    }
-
-    /// Runs a statement prepared with ``prepare(name:sql:)``.
-    @discardableResult
-    public func queryPrepared(name: String, _ parameters: [PostgresEncodable?]) throws -> PostgresResult {
-        let handle = try liveHandle()
-        let texts = parameters.map { $0?.postgresText }
-        let result = Self.withCStrings(texts) { pointers in
-            PQexecPrepared(handle, name, Int32(pointers.count), pointers, nil, nil, 0)
-        }
-        return try checked(result, sql: name)
-    }
-
     /// Runs `body` inside `BEGIN`/`COMMIT`, rolling back if it throws.
+    @available(*, noasync, message: "blocks its thread: use PostgresSession.transaction")
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try execute("BEGIN")
         do {
@@ -128,6 +169,7 @@ public final class PostgresConnection {
     /// Streams rows into `COPY ... FROM STDIN` (text format); `chunks` yields already-encoded lines.
     /// Returns the number of rows copied.
     @discardableResult
+    @available(*, noasync, message: "blocks its thread: run COPY through PostgresSession.withConnection")
     public func copyIn(_ sql: String, chunks: some Sequence<String>) throws -> Int {
         let handle = try liveHandle()
         let start = PQexec(handle, sql)
@@ -183,6 +225,7 @@ public final class PostgresConnection {
     // MARK: LISTEN/NOTIFY
 
     /// Starts listening on `channel`.
+    @available(*, noasync, message: "blocks its thread: run it through PostgresSession.withConnection")
     public func listen(_ channel: String) throws {
         try execute("LISTEN \(Self.quoteIdentifier(channel))")
     }
@@ -191,6 +234,7 @@ public final class PostgresConnection {
     ///
     /// `interrupt`, when given, ends the wait early (with no notifications) once another thread
     /// calls its ``PostgresWaitInterrupt/interrupt()``: how a listener stops promptly.
+    @available(*, noasync, message: "blocks its thread: run it through PostgresSession.withConnection")
     public func waitForNotifications(timeout: Duration, interrupt: PostgresWaitInterrupt? = nil) throws -> [PostgresNotification] {
         let handle = try liveHandle()
         var notes = try drainNotifications(handle)
@@ -274,6 +318,22 @@ public final class PostgresConnection {
         return storage.withUnsafeMutableBufferPointer { buffer in
             body(buffer.map { $0.map { UnsafePointer($0) } })
         }
+    }
+}
+
+/// Collects server notices for a connection that asked to keep them.
+final class NoticeBuffer {
+    var capturing = false
+    private var kept: [String] = []
+
+    func receive(_ message: String) {
+        guard capturing else { return }
+        kept.append(message.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func take() -> [String] {
+        defer { kept.removeAll() }
+        return kept
     }
 }
 

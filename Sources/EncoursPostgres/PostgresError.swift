@@ -12,6 +12,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         case decoding
         /// A COPY or other protocol step failed on the client side.
         case client
+        /// A parameter could not be sent as given (it contains a NUL character).
+        case invalidParameter = "invalid_parameter"
     }
 
     public var code: Code
@@ -41,6 +43,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
 
     /// True when the server reported a unique-constraint violation.
     public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// True when the server cancelled the statement (`PQcancel`, or `statement_timeout`).
+    public var isQueryCanceled: Bool { sqlState == "57014" }
     /// True when the error means the connection cannot be used any more.
     public var isConnectionError: Bool {
         code == .connectionFailed || code == .connectionLost || (sqlState?.hasPrefix("08") ?? false)

@@ -1,24 +1,42 @@
 import Foundation
+import Synchronization
 
 /// One PostgreSQL connection bound to its own thread, usable from async code.
 ///
 /// All libpq calls of a session run on the session's ``DedicatedThreadExecutor``; callers `await`
 /// the result without ever blocking the cooperative pool. A broken connection is reopened on next use.
+///
+/// Each ``withConnection(_:)`` call gets the connection clean and must leave it clean: when its
+/// body returns or throws inside a transaction, the transaction is rolled back (or, if that
+/// fails, the connection is dropped), so the next caller never inherits a transaction, its
+/// locks, or the role and tenant it set with `SET LOCAL`. When the calling task is cancelled
+/// while a statement runs, the statement is cancelled on the server (`PQcancel`) and the call
+/// throws `CancellationError`.
 public actor PostgresSession {
     private let executor: DedicatedThreadExecutor
     private var connection: PostgresConnection?
+    /// The open connection's cancel handle, made once per connection.
+    private var cancelHandle: PostgresCancelHandle?
+    /// The running statement's cancel handle, reachable from any thread.
+    private nonisolated let running = Mutex<PostgresCancelHandle?>(nil)
     /// The connection string this session connects with.
     public nonisolated let connectionString: String
     /// Statements run on every new connection (session settings), if any.
     public nonisolated let setupSQL: String?
+    /// Timeouts and keepalives of every connection it opens.
+    public nonisolated let options: PostgresConnectionOptions
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Creates a session; the connection opens on first use (or call ``connect()``).
     /// `setupSQL` runs on each new connection, e.g. `SET synchronous_commit = off`.
-    public init(connectionString: String, name: String = "encours-postgres", setupSQL: String? = nil) {
+    public init(
+        connectionString: String, name: String = "encours-postgres", setupSQL: String? = nil,
+        options: PostgresConnectionOptions = .standard
+    ) {
         self.connectionString = connectionString
         self.setupSQL = setupSQL
+        self.options = options
         self.executor = DedicatedThreadExecutor(name: name)
     }
 
@@ -33,19 +51,34 @@ public actor PostgresSession {
     }
 
     /// Runs `body` with the connection, on the session's thread.
-    public func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) throws -> T) throws -> T {
+    public func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try Task.checkCancellation()
         let connection = try liveConnection()
-        do {
-            return try body(connection)
-        } catch let error as PostgresError where !connection.isHealthy {
-            self.connection = nil
-            throw error
+        return try await withTaskCancellationHandler {
+            let handle = cancelHandle
+            running.withLock { $0 = handle }
+            defer { running.withLock { $0 = nil } }
+            do {
+                let value = try body(connection)
+                restoreClean(connection)
+                return value
+            } catch let error as PostgresError {
+                restoreClean(connection)
+                if error.isQueryCanceled, Task.isCancelled { throw CancellationError() }
+                if !connection.isHealthy { self.connection = nil }
+                throw error
+            } catch {
+                restoreClean(connection)
+                throw error
+            }
+        } onCancel: {
+            running.withLock { handle in _ = handle?.cancelStatement() }
         }
     }
 
     /// Runs `body` in a transaction on the session's thread.
-    public func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) throws -> T) throws -> T {
-        try withConnection { try $0.transaction(body) }
+    public func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await withConnection { try $0.transaction(body) }
     }
 
     /// Closes the connection and lets the thread end.
@@ -55,13 +88,28 @@ public actor PostgresSession {
         executor.shutdown()
     }
 
+    /// Rolls back a transaction the caller left open; drops a connection that cannot be made clean.
+    private func restoreClean(_ connection: PostgresConnection) {
+        switch connection.transactionStatus {
+        case .idle:
+            return
+        case .inTransaction, .failedTransaction:
+            if (try? connection.execute("ROLLBACK")) != nil, connection.transactionStatus == .idle { return }
+            fallthrough
+        case .busyOrBroken:
+            connection.close()
+            if self.connection === connection { self.connection = nil }
+        }
+    }
+
     private func liveConnection() throws -> PostgresConnection {
         if let connection, connection.isHealthy { return connection }
         connection?.close()
         connection = nil
-        let fresh = try PostgresConnection(connectionString: connectionString)
+        let fresh = try PostgresConnection(connectionString: connectionString, options: options)
         if let setupSQL { try fresh.execute(setupSQL) }
         connection = fresh
+        cancelHandle = fresh.makeCancelHandle()
         return fresh
     }
 }

@@ -43,7 +43,13 @@ extension Bool: PostgresEncodable, PostgresDecodable {
     }
 }
 
-extension Double: PostgresDecodable {
+extension Double: PostgresEncodable, PostgresDecodable {
+    /// The shortest text that reads back as the same value (`inf`/`nan` as PostgreSQL spells them).
+    public var postgresText: String? {
+        if isNaN { return "NaN" }
+        if isInfinite { return self > 0 ? "Infinity" : "-Infinity" }
+        return "\(self)"
+    }
     public init?(postgresText: String) { self.init(postgresText) }
 }
 

@@ -29,9 +29,15 @@ public struct Job: Sendable, Identifiable, Hashable {
     public var state: JobState
     public var priority: Int
     public var runAt: Date
+    /// Attempts made so far, including this one while it runs; only ever grows.
     public var attempt: Int
     public var maxAttempts: Int
+    /// Attempts that do not count against `maxAttempts`: released at shutdown, or made before a manual retry.
+    public var uncountedAttempts: Int
+    /// The last 20 failed attempts' errors, oldest first.
     public var errors: [JobAttemptError]
+    /// How many older errors were dropped from `errors`.
+    public var errorsDropped: Int
     public var uniqueKey: String?
     public var attemptedBy: [String]
     public var workerID: String?
@@ -43,9 +49,13 @@ public struct Job: Sendable, Identifiable, Hashable {
 
     /// The columns ``init(row:)`` reads, in `SELECT` form.
     public static let columns = """
-        id, tenant_id, kind, payload, state, priority, run_at, attempt, max_attempts, errors, unique_key,
-        attempted_by, worker_id, lease_expires_at, cancel_requested, created_at, attempted_at, finalized_at
+        id, tenant_id, kind, payload, state, priority, run_at, attempt, max_attempts, uncounted_attempts, errors,
+        errors_dropped, unique_key, attempted_by, worker_id, lease_expires_at, cancel_requested, created_at, attempted_at,
+        finalized_at
         """
+
+    /// Attempts that count against `maxAttempts`.
+    public var countedAttempts: Int { attempt - uncountedAttempts }
 
     /// Decodes a row holding ``columns``.
     public init(row: PostgresRow) throws {
@@ -70,7 +80,7 @@ public struct Job: Sendable, Identifiable, Hashable {
 
     /// Where each column of ``columns`` is in a result.
     struct ColumnPositions {
-        let id, tenantID, kind, payload, state, priority, runAt, attempt, maxAttempts, errors, uniqueKey,
+        let id, tenantID, kind, payload, state, priority, runAt, attempt, maxAttempts, uncountedAttempts, errors, errorsDropped, uniqueKey,
             attemptedBy, workerID, leaseExpiresAt, cancelRequested, createdAt, attemptedAt, finalizedAt: Int
 
         init(_ result: PostgresResult) throws {
@@ -89,7 +99,9 @@ public struct Job: Sendable, Identifiable, Hashable {
             runAt = try position("run_at")
             attempt = try position("attempt")
             maxAttempts = try position("max_attempts")
+            uncountedAttempts = try position("uncounted_attempts")
             errors = try position("errors")
+            errorsDropped = try position("errors_dropped")
             uniqueKey = try position("unique_key")
             attemptedBy = try position("attempted_by")
             workerID = try position("worker_id")
@@ -116,6 +128,12 @@ public struct Job: Sendable, Identifiable, Hashable {
         runAt = try cell(columns.runAt, { $0.runAt }) { try result.decode(Date.self, row: row, column: columns.runAt) }
         attempt = try cell(columns.attempt, { $0.attempt }) { try result.decode(Int.self, row: row, column: columns.attempt) }
         maxAttempts = try cell(columns.maxAttempts, { $0.maxAttempts }) { try result.decode(Int.self, row: row, column: columns.maxAttempts) }
+        uncountedAttempts = try cell(columns.uncountedAttempts, { $0.uncountedAttempts }) {
+            try result.decode(Int.self, row: row, column: columns.uncountedAttempts)
+        }
+        errorsDropped = try cell(columns.errorsDropped, { $0.errorsDropped }) {
+            try result.decode(Int.self, row: row, column: columns.errorsDropped)
+        }
         errors = try cell(columns.errors, { $0.errors }) {
             let text = try result.decode(String.self, row: row, column: columns.errors)
             // Most claimed jobs have no errors yet: skip the JSON decoder for them.
@@ -166,19 +184,31 @@ public struct NewJob: Sendable, Hashable {
         self.uniqueKey = uniqueKey
     }
 
-    /// Checks the fields PostgreSQL would otherwise reject with a less helpful message.
-    public func validate() throws {
+    /// The longest unique key: it must fit in the unique index with the tenant and kind.
+    public static let maximumUniqueKeyBytes = 512
+    /// The longest kind name.
+    public static let maximumKindBytes = 64
+    /// The most attempts a job may be given.
+    public static let maximumAttempts = 1_000
+
+    /// Checks every field, so PostgreSQL never has to refuse one with a raw error.
+    public func validate() throws(QueueError) {
         guard (1...4).contains(priority) else {
             throw QueueError(.invalidInput, "priority \(priority) is out of range: use 1 (most urgent) to 4")
         }
-        guard maxAttempts > 0 else {
-            throw QueueError(.invalidInput, "max_attempts \(maxAttempts) must be at least 1")
+        guard (1...Self.maximumAttempts).contains(maxAttempts) else {
+            throw QueueError(.invalidInput, "max_attempts \(maxAttempts) is out of range: use 1 to \(Self.maximumAttempts)")
         }
-        guard !kind.isEmpty else { throw QueueError(.invalidInput, "job kind is empty") }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8), options: [.fragmentsAllowed]),
-            object is [String: Any]
-        else {
-            throw QueueError(.invalidInput, "payload is not a JSON object: \(payload.prefix(80))")
+        guard !kind.isEmpty, kind.utf8.count <= Self.maximumKindBytes, !kind.utf8.contains(0) else {
+            throw QueueError(.invalidInput, "job kind \"\(JobPayload.excerpt(kind))\" must be 1 to \(Self.maximumKindBytes) bytes")
         }
+        if let uniqueKey {
+            guard !uniqueKey.isEmpty, uniqueKey.utf8.count <= Self.maximumUniqueKeyBytes else {
+                throw QueueError(
+                    .invalidInput, "unique key is \(uniqueKey.utf8.count) bytes; use 1 to \(Self.maximumUniqueKeyBytes)")
+            }
+            guard !uniqueKey.utf8.contains(0) else { throw QueueError(.invalidInput, "unique key contains a NUL character") }
+        }
+        _ = try JobPayload(payload)
     }
 }

@@ -1,5 +1,7 @@
 import EncoursPostgres
+import EncoursTenancy
 import Logging
+import Synchronization
 
 /// What a handler gets for one attempt of one job.
 public struct JobContext: Sendable {
@@ -7,54 +9,141 @@ public struct JobContext: Sendable {
     public let job: Job
     /// A logger carrying `job.id`, `job.kind` and `tenant.id`.
     public let logger: Logger
-    /// Connections for the handler's own database work.
-    public let pool: PostgresPool
+    let pool: PostgresPool
+    let workerID: String
+    let lease: Duration
+    let attempt: AttemptTracker
 
-    public init(job: Job, logger: Logger, pool: PostgresPool) {
+    init(job: Job, logger: Logger, pool: PostgresPool, workerID: String, lease: Duration, attempt: AttemptTracker) {
         self.job = job
         self.logger = logger
         self.pool = pool
+        self.workerID = workerID
+        self.lease = lease
+        self.attempt = attempt
     }
 
-    /// Runs `body` in one transaction on a pooled connection. Jobs enqueued inside it with
-    /// ``JobQueue/enqueue(_:on:)`` commit or roll back together with the handler's own writes.
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await pool.transaction(body)
+    /// Runs `body` in one transaction that is fenced by this attempt's lease and scoped to the job's tenant.
+    ///
+    /// Before `body` runs, the job's row is locked and checked to still be `running` this attempt
+    /// for this worker (its lease is extended at the same time); if not, nothing runs and the call
+    /// throws `leaseLost` — or `cancelled` when a cancel was requested. `body` then runs as the
+    /// tenant's role (row-level security) with the job's own tenant, never one from the payload.
+    /// Jobs enqueued through ``JobTransaction/enqueue(_:)``, and the job's own completion when
+    /// ``JobTransaction/completeJob()`` is called, commit or roll back with `body`'s writes.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (JobTransaction) throws -> T) async throws -> T {
+        let (job, workerID, lease, attempt) = (self.job, self.workerID, self.lease, self.attempt)
+        return try await pool.withConnection { connection in
+            try JobTransaction.run(job: job, workerID: workerID, lease: lease, attempt: attempt, on: connection, body)
+        }
     }
+}
+
+/// One fenced, tenant-scoped transaction of a job's attempt (see ``JobContext/transaction(_:)``).
+///
+/// Valid only inside the `body` it is passed to.
+public final class JobTransaction {
+    /// The connection, inside the transaction, as the tenant's role.
+    public let connection: PostgresConnection
+    /// The job whose attempt this is.
+    public let job: Job
+    private(set) var completesJob = false
+
+    init(connection: PostgresConnection, job: Job) {
+        self.connection = connection
+        self.job = job
+    }
+
+    /// Enqueues follow-up jobs in this transaction; they must belong to the job's own tenant.
+    @available(*, noasync, message: "blocks its thread: call it inside JobContext.transaction")
+    public func enqueue(_ jobs: [NewJob]) throws -> JobQueue.EnqueueResult {
+        for other in jobs where other.tenantID != job.tenantID {
+            throw QueueError(.invalidInput, "job \(job.id) of tenant \(job.tenantID) cannot enqueue a job for tenant \(other.tenantID)")
+        }
+        return try JobQueue.enqueue(jobs, on: connection)
+    }
+
+    /// Marks the job completed when this transaction commits, together with its writes.
+    public func completeJob() {
+        completesJob = true
+    }
+
+    @available(*, noasync)
+    static func run<T>(
+        job: Job, workerID: String, lease: Duration, attempt: AttemptTracker, on connection: PostgresConnection,
+        _ body: (JobTransaction) throws -> T
+    ) throws -> T {
+        let sent = ContinuousClock.now
+        try connection.execute("BEGIN")
+        do {
+            // The fence, as the schema owner: the row stays locked until the end of the transaction,
+            // so no rescuer can take the job meanwhile.
+            guard let fence = try connection.query(
+                """
+                UPDATE encours.jobs SET lease_expires_at = now() + make_interval(secs => $4::double precision)
+                WHERE id = $1 AND attempt = $2 AND worker_id = $3 AND state = 'running'
+                RETURNING cancel_requested
+                """, [job.id, job.attempt, workerID, QueueStatements.seconds(lease)]
+            ).first else {
+                throw QueueError(.leaseLost, "job \(job.id) attempt \(job.attempt) is no longer leased to worker \(workerID); nothing was written")
+            }
+            if try fence.decode(0, as: Bool.self) {
+                throw QueueError(.cancelled, "job \(job.id) was cancelled; nothing was written")
+            }
+            attempt.renewed(at: sent)
+            try TenantScope.assume(tenantID: job.tenantID, actor: "job \(job.id) (\(job.kind))", on: connection)
+            let transaction = JobTransaction(connection: connection, job: job)
+            let value = try body(transaction)
+            if transaction.completesJob {
+                try TenantScope.leaveRole(on: connection)
+                let completed = try connection.query(
+                    """
+                    UPDATE encours.jobs SET state = 'completed', finalized_at = now(), worker_id = NULL, lease_expires_at = NULL
+                    WHERE id = $1 AND attempt = $2 AND worker_id = $3 AND state = 'running'
+                    """, [job.id, job.attempt, workerID]
+                ).affectedRows
+                guard completed == 1 else {
+                    throw QueueError(.leaseLost, "job \(job.id) attempt \(job.attempt) lost its lease before completing; nothing was written")
+                }
+            }
+            try connection.execute("COMMIT")
+            if transaction.completesJob { attempt.markCompletedInTransaction() }
+            return value
+        } catch {
+            if connection.isHealthy { try? connection.execute("ROLLBACK") }
+            throw error
+        }
+    }
+}
+
+/// What an attempt's fenced transactions tell the worker: lease renewals and a completion.
+final class AttemptTracker: Sendable {
+    private struct State {
+        var completedInTransaction = false
+    }
+    private let state = Mutex(State())
+    private let onRenewal: @Sendable (ContinuousClock.Instant) -> Void
+
+    init(onRenewal: @escaping @Sendable (ContinuousClock.Instant) -> Void) {
+        self.onRenewal = onRenewal
+    }
+
+    /// The lease was extended by a statement sent at `instant`.
+    func renewed(at instant: ContinuousClock.Instant) { onRenewal(instant) }
+
+    func markCompletedInTransaction() { state.withLock { $0.completedInTransaction = true } }
+
+    /// True once a transaction of this attempt committed the job's completion.
+    var completedInTransaction: Bool { state.withLock { $0.completedInTransaction } }
 }
 
 /// Runs jobs of one kind.
 ///
 /// Throwing marks the attempt failed (retried with backoff, then discarded); a handler that is
-/// cancelled (job cancelled, or worker shutting down past its grace period) should stop promptly.
+/// cancelled (job cancelled, lease about to lapse, or worker shutting down past its grace
+/// period) should stop promptly. Database work goes through ``JobContext/transaction(_:)``.
 public protocol JobHandler: Sendable {
     /// The kind this handler runs, such as `noop` or `dunning.run`.
     var kind: String { get }
     func handle(_ context: JobContext) async throws
-}
-
-/// The `noop` kind: does nothing, for benchmarks and health checks.
-///
-/// An optional payload field `sleep_ms` makes it wait that long (cancellably) first, which
-/// tests of leases, cancellation and shutdown use to have a job that is still running.
-public struct NoopHandler: JobHandler {
-    public let kind = "noop"
-    public init() {}
-
-    public func handle(_ context: JobContext) async throws {
-        // The benchmarks' jobs have an empty payload: do not even parse it.
-        guard context.job.payload != "{}" else { return }
-        let fields = try PayloadFields(context.job.payload)
-        if let milliseconds = fields.integer("sleep_ms"), milliseconds > 0 {
-            try await Task.sleep(for: .milliseconds(milliseconds))
-        }
-        if let message = fields.string("fail") {
-            throw NoopFailure(message: message)
-        }
-    }
-
-    struct NoopFailure: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
-    }
 }

@@ -50,7 +50,12 @@ public enum JobQueue {
             guard job.uniqueKey == nil else {
                 throw QueueError(.invalidInput, "bulk enqueue takes no unique keys; use enqueue for job \(job.kind) with key \(job.uniqueKey ?? "")")
             }
-            if !(1...4).contains(job.priority) || job.maxAttempts <= 0 || job.kind.isEmpty { try job.validate() }
+            // Full validation parses every payload; the cheap checks pick the jobs that need it.
+            if !(1...4).contains(job.priority) || !(1...NewJob.maximumAttempts).contains(job.maxAttempts) || job.kind.isEmpty
+                || job.payload.utf8.count > JobPayload.maximumBytes
+            {
+                try job.validate()
+            }
         }
         // COPY applies no column default to an explicit NULL, so jobs to run now (run_at defaults
         // to now()) and scheduled jobs go through two column lists.
@@ -76,10 +81,16 @@ public enum JobQueue {
         return copied
     }
 
+    /// The most copies ``enqueueCopies(of:count:on:)`` inserts in one call.
+    public static let maximumCopies = 1_000_000
+
     /// Inserts `count` identical copies of `job` in one statement (load tests, benchmarks).
-    /// A job with a unique key is inserted at most once.
+    /// A job with a unique key is inserted at most once. `count` may be at most ``maximumCopies``.
     public static func enqueueCopies(of job: NewJob, count: Int, on connection: PostgresConnection) throws -> Int {
         guard count > 0 else { return 0 }
+        guard count <= maximumCopies else {
+            throw QueueError(.invalidInput, "count \(count) is too large: at most \(maximumCopies) jobs per call")
+        }
         try job.validate()
         let result = try connection.query(
             """
@@ -132,8 +143,9 @@ public enum JobQueue {
 
     /// Makes a retryable, discarded, cancelled or completed job available again now.
     ///
-    /// Its attempt count restarts from zero (a manual retry gets a full set of attempts);
-    /// its error history is kept.
+    /// It gets a full set of `max_attempts` again, but its attempt number carries on (the
+    /// attempts made so far become uncounted), so the error history stays readable and no
+    /// result of an earlier attempt can ever be recorded over the new ones.
     public static func retry(id: Int64, on connection: PostgresConnection) throws -> Job {
         guard let current = try job(id: id, on: connection) else { throw QueueError(.notFound, "no job with id \(id)") }
         guard current.state != .running else {
@@ -143,7 +155,7 @@ public enum JobQueue {
         do {
             let row = try connection.query(
                 """
-                UPDATE encours.jobs SET state = 'available', run_at = now(), attempt = 0, finalized_at = NULL,
+                UPDATE encours.jobs SET state = 'available', run_at = now(), uncounted_attempts = attempt, finalized_at = NULL,
                     cancel_requested = false, worker_id = NULL, lease_expires_at = NULL
                 WHERE id = $1 AND state <> 'running'
                 RETURNING \(Job.columns)

@@ -55,7 +55,11 @@ public struct AttemptResolution: Sendable, Hashable {
     /// True when the attempt is given back and must not count.
     public var uncountsAttempt: Bool
 
-    /// Decides the next state of a job whose attempt number `attempt` (of `maxAttempts`) ended with `outcome`.
+    /// Decides the next state of a job whose counted attempt number `attempt` (of `maxAttempts`)
+    /// ended with `outcome`.
+    ///
+    /// A cancel requested while the attempt ran wins over a failure or a release; that part is
+    /// applied by the record statement, which sees the request as of the moment it writes.
     public static func resolve(
         outcome: AttemptOutcome, attempt: Int, maxAttempts: Int, policy: RetryPolicy, unitRandom: Double
     ) -> AttemptResolution {
@@ -76,8 +80,9 @@ public struct AttemptResolution: Sendable, Hashable {
     }
 }
 
-/// The timings that follow from a lease: heartbeats extend it well before it lapses, and the
-/// rescuer looks often enough that a dead worker's job is retried within twice the lease.
+/// The timings that follow from a lease: heartbeats extend it well before it lapses, a worker
+/// stops a job it could not renew before its lease can lapse, and the elected maintainer rescues
+/// often enough that a dead worker's job is retried within twice the lease.
 public struct LeaseTimings: Sendable, Hashable {
     /// How long a claimed job stays leased without a heartbeat.
     public var lease: Duration
@@ -86,8 +91,18 @@ public struct LeaseTimings: Sendable, Hashable {
 
     /// Heartbeats every third of the lease: two can be missed before the lease lapses.
     public var heartbeatInterval: Duration { lease / 3 }
-    /// The rescuer runs every half lease, so expiry + rescue ≤ 1.5 × lease < 2 × lease.
-    public var rescueInterval: Duration { lease / 2 }
-    /// The latest a job held by a worker that died right after a heartbeat is rescued.
-    public var worstCaseRescue: Duration { lease + rescueInterval }
+    /// After a failed heartbeat, the next try comes sooner.
+    public var heartbeatRetryInterval: Duration { lease / 10 }
+    /// A running job whose lease, as last renewed, has less than this left is stopped: its
+    /// worker cannot renew it, and must not run it past the moment another worker may take it.
+    public var localDeadlineMargin: Duration { lease / 6 }
+    /// How often a worker checks its jobs' local deadlines.
+    public var deadlineCheckInterval: Duration { min(lease / 12, .seconds(1)) }
+    /// How long the maintainer's leadership lasts unless renewed: half the lease, 0.5 to 15 s.
+    public var leaderTTL: Duration { max(.milliseconds(500), min(lease / 2, .seconds(15))) }
+    /// The maintainer looks for lapsed leases every quarter lease.
+    public var rescueInterval: Duration { lease / 4 }
+    /// The latest a job held by a worker that died right after a heartbeat is rescued, when that
+    /// worker was also the leader: its lease lapses, another worker takes over the leadership, then rescues.
+    public var worstCaseRescue: Duration { lease + leaderTTL + rescueInterval }
 }

@@ -1,5 +1,6 @@
 import EncoursMigrations
 import EncoursPostgres
+import EncoursTenancy
 import Foundation
 
 /// A throwaway database for one test, cloned from a migrated template.
@@ -128,5 +129,49 @@ actor Template {
         await migrate.close()
         await admin.close()
         return name
+    }
+}
+
+/// Tenants for tests, inserted directly (the admin commands' validation is tested on its own).
+public enum TestTenants {
+    /// Creates a tenant and returns its id; `maxConcurrentJobs` caps its running jobs.
+    public static func make(_ database: TestDatabase, _ slug: String, maxConcurrentJobs: Int? = nil) async throws -> Int64 {
+        try await database.withConnection { connection in
+            let tenant = try TenantStore.create(
+                slug: slug, name: slug.capitalized, currency: "EUR", locale: "fr", timezone: "Europe/Paris", on: connection)
+            if let maxConcurrentJobs {
+                _ = try TenantStore.updateMaxConcurrentJobs(slug: slug, to: maxConcurrentJobs, on: connection)
+            }
+            return tenant.id
+        }
+    }
+}
+
+extension TestDatabase {
+    /// Makes the database refuse new connections and ends every open one: for the client, the
+    /// database is gone (a server outage or a network cut) until ``reopen()``.
+    public func cutOff() async throws {
+        let name = self.name
+        let admin = PostgresSession(connectionString: try Self.adminURL(), name: "test-admin")
+        try await admin.withConnection { connection in
+            try connection.execute("ALTER DATABASE \(PostgresConnection.quoteIdentifier(name)) ALLOW_CONNECTIONS false")
+            try connection.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [name])
+        }
+        await admin.close()
+    }
+
+    /// Lets clients connect again after ``cutOff()``.
+    public func reopen() async throws {
+        let name = self.name
+        let admin = PostgresSession(connectionString: try Self.adminURL(), name: "test-admin")
+        try await admin.withConnection { connection in
+            try connection.execute("ALTER DATABASE \(PostgresConnection.quoteIdentifier(name)) ALLOW_CONNECTIONS true")
+        }
+        await admin.close()
+    }
+
+    /// One integer from a query (a count, typically).
+    public func integer(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws -> Int {
+        try await withConnection { try $0.query(sql, parameters).decode(Int.self, row: 0, column: 0) }
     }
 }

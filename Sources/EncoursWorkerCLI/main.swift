@@ -1,8 +1,9 @@
 import ArgumentParser
-import EncoursAdmin
-import EncoursMetricsServer
+import EncoursJobs
 import EncoursPostgres
 import EncoursQueue
+import EncoursRuntime
+import EncoursTenancy
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -45,12 +46,26 @@ struct EncoursWorker: AsyncParsableCommand {
     var durableClaims = false
 
     func validate() throws {
-        guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1") }
-        if let claimConnections, !(1...16).contains(claimConnections) { throw ValidationError("--claim-connections must be 1 to 16") }
-        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json, not \(logFormat)") }
+        typealias Limits = WorkerConfiguration.Limits
+        func within<Value: Comparable>(_ flag: String, _ value: Value, _ range: ClosedRange<Value>, _ unit: String = "") throws {
+            guard range.contains(value) else {
+                throw ValidationError("\(flag) \(value) is out of range: use \(range.lowerBound) to \(range.upperBound)\(unit)")
+            }
+        }
+        func seconds(_ range: ClosedRange<Duration>) -> ClosedRange<Double> { range.lowerBound.inSeconds...range.upperBound.inSeconds }
+        try within("--concurrency", concurrency, Limits.concurrency)
+        try within("--batch-size", batchSize, Limits.batchSize)
+        if let claimConnections { try within("--claim-connections", claimConnections, Limits.claimConnections) }
+        try within("--lease-seconds", leaseSeconds, seconds(Limits.lease), " seconds")
+        try within("--shutdown-grace-seconds", shutdownGraceSeconds, seconds(Limits.shutdownGracePeriod), " seconds")
+        try within("--retry-base-seconds", retryBaseSeconds, seconds(Limits.retryBase), " seconds")
+        try within("--retention-completed-seconds", retentionCompletedSeconds, seconds(Limits.retention), " seconds")
+        try within("--retention-discarded-seconds", retentionDiscardedSeconds, seconds(Limits.retention), " seconds")
+        if let pollIntervalMilliseconds {
+            try within("--poll-interval-ms", pollIntervalMilliseconds, Int(Limits.pollInterval.lowerBound.inMilliseconds)...Int(Limits.pollInterval.upperBound.inMilliseconds))
+        }
+        guard LogSetup.formats.contains(logFormat) else { throw ValidationError("--log-format must be text or json, not \(logFormat)") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
-        guard leaseSeconds >= 0.3 else { throw ValidationError("--lease-seconds must be at least 0.3") }
         if let kinds {
             for kind in Self.split(kinds) where !JobCatalog.kinds.contains(kind) {
                 throw ValidationError("unknown job kind \"\(kind)\" in --kinds: expected \(JobCatalog.kinds.joined(separator: ", "))")
@@ -76,14 +91,18 @@ struct EncoursWorker: AsyncParsableCommand {
             url = try DatabaseURL.resolve(flag: databaseURL, environment: ProcessInfo.processInfo.environment)
             let session = PostgresSession(connectionString: url, name: "encours-startup")
             let (included, excluded) = (tenants.map(Self.split), excludeTenants.map(Self.split))
-            (tenantIDs, excludedIDs) = try await session.withConnection { connection in
-                (try included?.map { try TenantStore.find(slug: $0, on: connection).id },
-                 try excluded?.map { try TenantStore.find(slug: $0, on: connection).id })
+            do {
+                (tenantIDs, excludedIDs) = try await session.withConnection { connection in
+                    (try included.map { try TenantStore.ids(slugs: $0, on: connection) },
+                     try excluded.map { try TenantStore.ids(slugs: $0, on: connection) })
+                }
+                await session.close()
+            } catch {
+                await session.close()
+                throw error
             }
-            await session.close()
         } catch {
-            FileHandle.standardError.write(Data("encours-worker: \(AdminError.userMessage(for: error))\n".utf8))
-            throw ExitCode(1)
+            Self.fail(error)
         }
 
         let configuration = WorkerConfiguration(
@@ -102,6 +121,7 @@ struct EncoursWorker: AsyncParsableCommand {
             discardedRetention: .milliseconds(Int64(retentionDiscardedSeconds * 1000)),
             durableClaims: durableClaims,
             claimConnections: claimConnections)
+        do { try configuration.validate() } catch { Self.fail(error) }
         let worker = QueueWorker(connectionString: url, configuration: configuration, handlers: JobCatalog.handlers(), logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
@@ -113,8 +133,22 @@ struct EncoursWorker: AsyncParsableCommand {
             // First in the group, so it shuts down last: /healthz and /metrics answer while jobs drain.
             services.insert(.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup), at: 0)
         }
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A handler that ignores cancellation cannot hold SIGTERM forever: past the grace period,
+        // the time to record results and a margin, the worker is cancelled; if that does not end
+        // it within 10 s the process stops (its jobs' leases lapse and they are rescued elsewhere).
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod + configuration.finalRecordTimeout + .seconds(10)
+        groupConfiguration.maximumCancellationDuration = .seconds(10)
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            Self.fail(error)
+        }
+    }
+
+    /// Prints `encours-worker: MESSAGE` on stderr and exits 1.
+    static func fail(_ error: any Error) -> Never {
+        FileHandle.standardError.write(Data("encours-worker: \(ErrorMessage.line(for: error))\n".utf8))
+        Foundation.exit(1)
     }
 }

@@ -8,9 +8,11 @@ import Testing
 struct PostgresClientTests {
     @Test("a malformed URL and an unreachable server fail with a one-line connection error")
     func connectionErrors() async throws {
-        #expect(throws: PostgresError.self) { try PostgresConnection(connectionString: "postgresql://user@host:notaport/db") }
+        await #expect(throws: PostgresError.self) {
+            try await PostgresSession(connectionString: "postgresql://user@host:notaport/db").connect()
+        }
         do {
-            _ = try PostgresConnection(connectionString: "postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")
+            try await PostgresSession(connectionString: "postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2").connect()
             Issue.record("connected to a port nobody listens on")
         } catch let error as PostgresError {
             #expect(error.code == .connectionFailed)
@@ -87,12 +89,17 @@ struct PostgresClientTests {
         try await TestDatabase.with { database in
             let listener = database.session(name: "listener")
             try await listener.withConnection { try $0.listen("encours_test") }
-            let sender = try PostgresConnection(connectionString: database.url)
-            try sender.execute("BEGIN")
-            try sender.query("SELECT pg_notify('encours_test', $1)", ["hello"])
-            let early = try await listener.withConnection { try $0.waitForNotifications(timeout: .milliseconds(200)) }
+            // One thread holds the sender's transaction open while the listener waits.
+            let url = database.url
+            let early = try await listener.withConnection { listening in
+                let sender = try PostgresConnection(connectionString: url)
+                try sender.execute("BEGIN")
+                try sender.query("SELECT pg_notify('encours_test', $1)", ["hello"])
+                let early = try listening.waitForNotifications(timeout: .milliseconds(200))
+                try sender.execute("COMMIT")
+                return early
+            }
             #expect(early.isEmpty)
-            try sender.execute("COMMIT")
             let notes = try await listener.withConnection { try $0.waitForNotifications(timeout: .seconds(5)) }
             #expect(notes.map(\.payload) == ["hello"])
             #expect(notes.first?.channel == "encours_test")
@@ -148,6 +155,86 @@ struct PostgresClientTests {
             #expect(sleepsWhenProbeRan == 0, "the probe ran only after \(sleepsWhenProbeRan ?? -1) blocking statements finished")
             await pool.close()
             await session.close()
+        }
+    }
+
+    @Test("a connection goes back to the pool clean: a body that throws mid-transaction leaves no transaction, role or tenant behind")
+    func poolReturnsCleanConnections() async throws {
+        try await TestDatabase.with { database in
+            try await database.withConnection { try $0.execute("CREATE ROLE encours_test_role NOLOGIN; GRANT encours_test_role TO CURRENT_USER") }
+            let pool = PostgresPool(connectionString: database.url, size: 1)
+            struct Failure: Error {}
+            await #expect(throws: Failure.self) {
+                try await pool.withConnection { connection in
+                    try connection.execute("BEGIN")
+                    try connection.execute("CREATE TABLE leaked (id int)")
+                    try connection.query("SELECT set_config('encours.tenant_id', '42', true)")
+                    try connection.execute("SET LOCAL ROLE encours_test_role")
+                    throw Failure()
+                }
+            }
+            // A failed statement inside a transaction leaves it aborted: that is cleaned up too.
+            await #expect(throws: PostgresError.self) {
+                try await pool.withConnection { connection in
+                    try connection.execute("BEGIN")
+                    try connection.execute("SELECT 1/0")
+                }
+            }
+            let (status, user, tenant, leaked) = try await pool.withConnection { connection in
+                (connection.transactionStatus, try connection.query("SELECT current_user::text").decode(String.self, row: 0, column: 0),
+                 try connection.query("SELECT coalesce(current_setting('encours.tenant_id', true), '')").decode(String.self, row: 0, column: 0),
+                 try connection.query("SELECT to_regclass('leaked') IS NOT NULL").decode(Bool.self, row: 0, column: 0))
+            }
+            #expect(status == .idle)
+            #expect(user == "postgres")
+            #expect(tenant == "")
+            #expect(!leaked)
+            await pool.close()
+            try await database.withConnection { try $0.execute("DROP ROLE encours_test_role") }
+        }
+    }
+
+    @Test("cancelling the calling task cancels the statement on the server")
+    func cancellationCancelsTheStatement() async throws {
+        try await TestDatabase.with { database in
+            let session = database.session(name: "cancel-me")
+            let started = ContinuousClock.now
+            let task = Task { try await session.withConnection { _ = try $0.query("SELECT pg_sleep(30)") } }
+            try await Task.sleep(for: .milliseconds(300))
+            task.cancel()
+            await #expect(throws: CancellationError.self) { try await task.value }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            let sleeping = try await database.integer("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'")
+            #expect(sleeping == 0, "the server still runs the statement")
+            // The session is usable afterwards.
+            #expect(try await session.withConnection { try $0.query("SELECT 1").decode(Int.self, row: 0, column: 0) } == 1)
+            await session.close()
+        }
+    }
+
+    @Test("a parameter with a NUL character is refused before anything is sent, instead of being cut short")
+    func nulParametersAreRefused() async throws {
+        try await TestDatabase.with { database in
+            do {
+                _ = try await database.withConnection { try $0.query("SELECT $1::text", ["abc\u{0}def"]).decode(String.self, row: 0, column: 0) }
+                Issue.record("a NUL parameter was sent")
+            } catch let error as PostgresError {
+                #expect(error.code == .invalidParameter)
+                #expect(error.message.contains("parameter $1 contains a NUL"))
+            }
+        }
+    }
+
+    @Test("connection defaults (timeouts, keepalives, application name) apply unless the connection string sets them")
+    func connectionOptions() async throws {
+        try await TestDatabase.with { database in
+            let name = try await database.withConnection { try $0.query("SHOW application_name").decode(String.self, row: 0, column: 0) }
+            #expect(name == "encours")
+            let separator = database.url.contains("?") ? "&" : "?"
+            let custom = PostgresSession(connectionString: database.url + separator + "application_name=custom")
+            #expect(try await custom.withConnection { try $0.query("SHOW application_name").decode(String.self, row: 0, column: 0) } == "custom")
+            await custom.close()
+            #expect(PostgresConnectionOptions.standard.tcpUserTimeoutMilliseconds == 20_000)
         }
     }
 }

@@ -1,4 +1,3 @@
-import EncoursAdmin
 import EncoursPostgres
 import EncoursQueue
 import EncoursTestSupport
@@ -12,8 +11,8 @@ struct FairnessTests {
         try await TestDatabase.with { database in
             let a = try await makeTenant(database, "tenant-a")
             let b = try await makeTenant(database, "tenant-b")
-            _ = try await database.withConnection { try JobQueue.enqueueCopies(of: NewJob(tenantID: a, kind: "noop"), count: 50_000, on: $0) }
-            _ = try await database.withConnection { try JobQueue.enqueueCopies(of: NewJob(tenantID: b, kind: "noop"), count: 100, on: $0) }
+            try await enqueueCopies(database, NewJob(tenantID: a, kind: "noop"), count: 50_000)
+            try await enqueueCopies(database, NewJob(tenantID: b, kind: "noop"), count: 100)
             try await withWorker(database, testConfiguration(concurrency: 8)) { _ in
                 try await eventually(database, timeout: .seconds(60)) { connection in
                     try connection.query(
@@ -41,11 +40,9 @@ struct FairnessTests {
             let capped = try await makeTenant(database, "capped", maxConcurrentJobs: 3)
             let free = try await makeTenant(database, "free")
             let probe = ConcurrencyProbe()
-            _ = try await database.withConnection { connection in
-                _ = try JobQueue.enqueueCopies(of: NewJob(tenantID: capped, kind: "test.probe", payload: #"{"sleep_ms": 40}"#), count: 90, on: connection)
-                _ = try JobQueue.enqueueCopies(of: NewJob(tenantID: free, kind: "test.probe", payload: #"{"sleep_ms": 40}"#), count: 90, on: connection)
-            }
-            let handlers: [any JobHandler] = [ProbeHandler(probe: probe)]
+            try await enqueueCopies(database, NewJob(tenantID: capped, kind: "test.probe", payload: #"{"sleep_ms": 40}"#), count: 90)
+            try await enqueueCopies(database, NewJob(tenantID: free, kind: "test.probe", payload: #"{"sleep_ms": 40}"#), count: 90)
+            let handlers: [any JobHandler] = [ScriptedHandler(kind: "test.probe", probe: probe)]
             var configurations = (0..<3).map { _ in testConfiguration(concurrency: 8) }
             for index in configurations.indices { configurations[index].workerID = "cap-worker-\(index)" }
             try await withWorker(database, configurations[0], handlers: handlers) { _ in

@@ -1,4 +1,3 @@
-import EncoursAdmin
 import Foundation
 import Testing
 
@@ -37,20 +36,26 @@ struct PureLogicTests {
         #expect(released.uncountsAttempt)
     }
 
-    @Test("lease timings rescue a dead worker's job within twice the lease")
+    @Test("lease timings: a dead leader's jobs are rescued within twice the lease; a job is stopped before its lease lapses")
     func leaseTimings() {
-        for seconds in [1, 2, 30, 300] {
+        for seconds in [1, 2, 3, 30, 300, 3600] {
             let timings = LeaseTimings(lease: .seconds(seconds))
             #expect(timings.heartbeatInterval * 2 < timings.lease, "two heartbeats fit in a lease")
-            #expect(timings.worstCaseRescue < timings.lease * 2)
+            #expect(timings.worstCaseRescue < timings.lease * 2, "lease \(seconds) s: worst rescue \(timings.worstCaseRescue)")
+            // A job whose renewals fail is stopped after missing at least two heartbeats, and
+            // checked often enough to be stopped before the lease lapses.
+            #expect(timings.lease - timings.localDeadlineMargin > timings.heartbeatInterval * 2)
+            #expect(timings.deadlineCheckInterval < timings.localDeadlineMargin)
+            // The maintainer renews its leadership several times per TTL.
+            #expect(min(.seconds(1), timings.rescueInterval, timings.leaderTTL / 3) * 2 < timings.leaderTTL)
         }
     }
 
     @Test("the tenant cursor rotates through tenants and wraps around")
     func tenantCursor() {
-        #expect(QueueWorker.nextCursor(after: 0, claimedTenants: [3, 5, 9]) == 9)
-        #expect(QueueWorker.nextCursor(after: 5, claimedTenants: [7, 9, 1, 2]) == 2)
-        #expect(QueueWorker.nextCursor(after: 4, claimedTenants: []) == 4)
+        #expect(JobProducer.nextCursor(after: 0, claimedTenants: [3, 5, 9]) == 9)
+        #expect(JobProducer.nextCursor(after: 5, claimedTenants: [7, 9, 1, 2]) == 2)
+        #expect(JobProducer.nextCursor(after: 4, claimedTenants: []) == 4)
     }
 
     @Test("a wake signal sent before the wait is kept; a timeout returns false")
@@ -66,35 +71,71 @@ struct PureLogicTests {
         #expect(await woken)
     }
 
-    @Test("tenant settings are validated with a message naming the key and value")
-    func tenantSettings() throws {
-        try TenantSettings.validate(key: "max_concurrent_jobs", value: "4")
-        try TenantSettings.validate(key: "max_concurrent_jobs", value: "none")
-        try TenantSettings.validate(key: "recovery_indemnity_usd", value: "45.00")
-        try TenantSettings.validate(key: "dunning_schedule", value: "0 7 * * 1-5")
-        try TenantSettings.validate(key: "escalation_policy", value: #"{"tiers":[{"name":"account_manager","sla_days":5,"notify":"email:am@example.com"}]}"#)
-        for (key, value) in [
-            ("max_concurrent_jobs", "-1"), ("max_concurrent_jobs", "lots"), ("webhook_url", "ftp://x"),
-            ("recovery_indemnity", "40.001"), ("dunning_schedule", "61 * * * *"), ("holidays", "de"),
-            ("escalation_policy", #"{"tiers":[]}"#), ("timezone", "Mars/Olympus"), ("smtp_from", "nobody"),
-            ("no_such_key", "1"),
-        ] {
-            do {
-                try TenantSettings.validate(key: key, value: value)
-                Issue.record("accepted \(key)=\(value)")
-            } catch let error as AdminError {
-                #expect(error.message.contains(key), "message names the key: \(error.message)")
-                #expect(!error.message.contains("\n"))
-            }
-        }
-    }
-
-    @Test("payload validation refuses anything but a JSON object")
+    @Test("payload validation refuses anything but a JSON object of at most 1 MiB without NUL")
     func payloadValidation() throws {
-        try NewJob(tenantID: 1, kind: "noop", payload: #"{"a":1}"#).validate()
-        for payload in ["[1]", "\"text\"", "12", "{broken", ""] {
-            #expect(throws: QueueError.self) { try NewJob(tenantID: 1, kind: "noop", payload: payload).validate() }
+        try NewJob(tenantID: 1, kind: "noop", payload: #"{"a":1, "b": [{"c": "ok"}]}"#).validate()
+        for payload in ["[1]", "\"text\"", "12", "{broken", "", #"{"a": "x\u0000y"}"#, #"{"a\u0000": 1}"#, #"{"a": [{"b": "\u0000"}]}"#] {
+            #expect(throws: QueueError.self, "\(payload)") { try NewJob(tenantID: 1, kind: "noop", payload: payload).validate() }
+        }
+        let big = #"{"a": ""# + String(repeating: "x", count: JobPayload.maximumBytes) + #""}"#
+        do {
+            try NewJob(tenantID: 1, kind: "noop", payload: big).validate()
+            Issue.record("a payload over 1 MiB was accepted")
+        } catch {
+            #expect(error.message.contains("limit is 1048576"), "\(error.message)")
+        }
+        do {
+            try NewJob(tenantID: 1, kind: "noop", payload: #"{"a": {"b": "x\u0000"}}"#).validate()
+        } catch {
+            #expect(error.message.contains(".a.b"), "names the field: \(error.message)")
         }
         #expect(throws: QueueError.self) { try NewJob(tenantID: 1, kind: "noop", priority: 5).validate() }
+        #expect(throws: QueueError.self) { try NewJob(tenantID: 1, kind: "noop", maxAttempts: 100_000).validate() }
+        #expect(throws: QueueError.self) { try NewJob(tenantID: 1, kind: "noop", uniqueKey: String(repeating: "k", count: 513)).validate() }
+        let payload = try JobPayload(#"{"n": 5, "s": "7", "t": "text", "b": true, "z": null}"#)
+        #expect(try payload.integer("n") == 5)
+        #expect(try payload.integer("s") == 7)
+        #expect(try payload.integer("z") == nil)
+        #expect(try payload.bool("b") == true)
+        #expect(throws: QueueError.self) { try payload.integer("t") }
+        #expect(throws: QueueError.self) { try payload.string("n") }
+    }
+
+    @Test("slots: claims never reserve more than the concurrency, and stop while the unrecorded backlog is full")
+    func slotReservations() {
+        let held = HeldJobs()
+        let lease = Duration.seconds(30)
+        #expect(held.reserve(concurrency: 10, batch: 4, threshold: 2, maximumUnrecorded: 3) == 4)
+        #expect(held.reserve(concurrency: 10, batch: 4, threshold: 2, maximumUnrecorded: 3) == 4)
+        #expect(held.reserve(concurrency: 10, batch: 4, threshold: 2, maximumUnrecorded: 3) == 2)
+        #expect(held.reserve(concurrency: 10, batch: 4, threshold: 2, maximumUnrecorded: 3) == 0, "all 10 slots reserved")
+        let jobs = (1...4).map { HeldJob(id: Int64($0), attempt: 1, tenantID: 1, kind: "noop", lease: lease, claimedAt: .now) }
+        held.claimed(jobs, reserved: 4)
+        held.claimed([], reserved: 4)
+        held.claimed([], reserved: 2)
+        #expect(held.runningCount == 4)
+        for job in jobs.prefix(3) { held.handlerFinished(job) }
+        #expect(held.unrecordedCount == 3)
+        #expect(held.reserve(concurrency: 10, batch: 4, threshold: 2, maximumUnrecorded: 3) == 0, "the unrecorded backlog is full")
+        held.release([1])
+        #expect(held.reserve(concurrency: 10, batch: 4, threshold: 2, maximumUnrecorded: 3) == 4)
+    }
+
+    @Test("a held job: the first stop reason wins, a finished job cannot be stopped, renewals never move the deadline back")
+    func heldJob() {
+        let start = ContinuousClock.now
+        let job = HeldJob(id: 1, attempt: 1, tenantID: 1, kind: "noop", lease: .seconds(30), claimedAt: start)
+        #expect(job.deadline == start + .seconds(30))
+        job.renewed(at: start + .seconds(10))
+        #expect(job.deadline == start + .seconds(40))
+        job.renewed(at: start + .seconds(5))
+        #expect(job.deadline == start + .seconds(40))
+        #expect(job.stop(.cancelRequested))
+        #expect(!job.stop(.leaseLost))
+        #expect(job.stopReason == .cancelRequested)
+        let finished = HeldJob(id: 2, attempt: 1, tenantID: 1, kind: "noop", lease: .seconds(30), claimedAt: start)
+        finished.finishRunning()
+        #expect(!finished.stop(.leaseLost))
+        #expect(finished.stopReason == nil)
     }
 }

@@ -1,4 +1,3 @@
-import EncoursAdmin
 import EncoursPostgres
 import EncoursQueue
 import EncoursTestSupport
@@ -7,34 +6,39 @@ import Testing
 
 @Suite("Queue engine against PostgreSQL")
 struct QueueEngineTests {
-    @Test("concurrent claims skip each other's locked rows, and the per-tenant probe uses jobs_claim_idx")
+    @Test("concurrent claims skip each other's locked rows, and claim_jobs itself seeks jobs_claim_idx")
     func claimSkipsLockedRowsAndUsesIndex() async throws {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
-            _ = try await database.withConnection {
-                _ = try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop"), count: 5_000, on: $0)
+            let other = try await makeTenant(database, "beta")
+            try await enqueueCopies(database, NewJob(tenantID: tenant, kind: "noop"), count: 5_000)
+            try await enqueueCopies(database, NewJob(tenantID: other, kind: "risk.recalc"), count: 5_000)
+            let url = database.url
+            let (firstIDs, secondIDs, notices) = try await database.withConnection { admin in
+                let first = try PostgresConnection(connectionString: url)
+                let second = try PostgresConnection(connectionString: url)
+                let claimSQL = "SELECT id FROM encours.claim_jobs($1, 100, interval '30 seconds', 0, NULL, NULL, ARRAY['noop'])"
+                try first.execute("BEGIN")
+                let firstIDs = Set(try first.query(claimSQL, ["a"]).rows.map { try $0.decode(0, as: Int64.self) })
+                // The first claim is still uncommitted: its rows are locked, so the second skips them.
+                let secondIDs = Set(try second.query(claimSQL, ["b"]).rows.map { try $0.decode(0, as: Int64.self) })
+                try first.execute("COMMIT")
+                // The plans of the statements inside claim_jobs, as PostgreSQL ran them.
+                try admin.execute("ANALYZE encours.jobs")
+                try admin.execute(
+                    """
+                    LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
+                    SET client_min_messages = log
+                    """)
+                admin.captureNotices = true
+                _ = try admin.query(claimSQL, ["c"])
+                return (firstIDs, secondIDs, admin.takeNotices().joined(separator: "\n"))
             }
-            let first = try PostgresConnection(connectionString: database.url)
-            let second = try PostgresConnection(connectionString: database.url)
-            let claimSQL = "SELECT id FROM encours.claim_jobs($1, 100, interval '30 seconds', 0, NULL, NULL, ARRAY['noop'])"
-            try first.execute("BEGIN")
-            let firstIDs = Set(try first.query(claimSQL, ["a"]).rows.map { try $0.decode(0, as: Int64.self) })
-            // The first claim is still uncommitted: its rows are locked, so the second skips them.
-            let secondIDs = Set(try second.query(claimSQL, ["b"]).rows.map { try $0.decode(0, as: Int64.self) })
-            try first.execute("COMMIT")
             #expect(firstIDs.count == 100)
             #expect(secondIDs.count == 100)
             #expect(firstIDs.isDisjoint(with: secondIDs))
-
-            try second.execute("ANALYZE encours.jobs")
-            let plan = try second.query(
-                """
-                EXPLAIN SELECT id FROM encours.jobs
-                WHERE state = 'available' AND tenant_id = $1 AND kind = ANY ($2)
-                ORDER BY priority, run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED
-                """, [tenant, ["noop"]]
-            ).rows.compactMap { $0[0] }.joined(separator: "\n")
-            #expect(plan.contains("jobs_claim_idx"), "plan: \(plan)")
+            #expect(notices.contains("Index Scan using jobs_claim_idx"), "plans: \(notices)")
+            #expect(!notices.contains("Seq Scan on jobs"), "plans: \(notices)")
         }
     }
 
@@ -44,11 +48,9 @@ struct QueueEngineTests {
             let acme = try await makeTenant(database, "acme")
             let beta = try await makeTenant(database, "beta")
             let probe = ConcurrencyProbe()
-            _ = try await database.withConnection { connection in
-                _ = try JobQueue.enqueueCopies(of: NewJob(tenantID: acme, kind: "test.probe"), count: 1_000, on: connection)
-                _ = try JobQueue.enqueueCopies(of: NewJob(tenantID: beta, kind: "test.probe"), count: 1_000, on: connection)
-            }
-            try await withWorker(database, testConfiguration(concurrency: 16, drain: true), handlers: [ProbeHandler(probe: probe)]) { worker in
+            try await enqueueCopies(database, NewJob(tenantID: acme, kind: "test.probe"), count: 1_000)
+            try await enqueueCopies(database, NewJob(tenantID: beta, kind: "test.probe"), count: 1_000)
+            try await withWorker(database, testConfiguration(concurrency: 16, drain: true), handlers: [ScriptedHandler(kind: "test.probe", probe: probe)]) { worker in
                 let done = try await database.waitUntil { connection in
                     try connection.query("SELECT count(*) FROM encours.jobs WHERE state = 'completed'").decode(Int.self, row: 0, column: 0) == 2_000
                 }
@@ -78,7 +80,7 @@ struct QueueEngineTests {
             only.tenantIDs = [acme, beta]
             only.excludedTenantIDs = [beta]
             only.kinds = ["noop"]
-            try await withWorker(database, only, handlers: [NoopHandler(), ProbeHandler(probe: probe)]) { _ in
+            try await withWorker(database, only, handlers: [ScriptedHandler(), ScriptedHandler(kind: "test.probe", probe: probe)]) { _ in
                 try await eventually(database) { try $0.query("SELECT count(*) FROM encours.jobs WHERE state = 'completed'").decode(Int.self, row: 0, column: 0) == 1 }
             }
             let done = try await database.withConnection { connection in
@@ -90,7 +92,7 @@ struct QueueEngineTests {
             #expect(probe.totalRuns == 0)
             var excluding = testConfiguration(drain: true)
             excluding.excludedTenantIDs = [gamma]
-            try await withWorker(database, excluding, handlers: [NoopHandler(), ProbeHandler(probe: probe)]) { _ in
+            try await withWorker(database, excluding, handlers: [ScriptedHandler(), ScriptedHandler(kind: "test.probe", probe: probe)]) { _ in
                 try await eventually(database) { try $0.query("SELECT count(*) FROM encours.jobs WHERE state = 'completed'").decode(Int.self, row: 0, column: 0) == 4 }
             }
             #expect(try await stateCount(database, .available, tenantID: gamma) == 2)
@@ -129,11 +131,7 @@ struct QueueEngineTests {
             let tenant = try await makeTenant(database, "acme")
             _ = try await enqueue(database, (0..<5).map { _ in NewJob(tenantID: tenant, kind: "noop", priority: 4) })
             let urgent = try await enqueue(database, (0..<5).map { _ in NewJob(tenantID: tenant, kind: "noop", priority: 1) })
-            let claimed = try await database.withConnection { connection in
-                try connection.query(
-                    "SELECT id FROM encours.claim_jobs('w', 5, interval '30 seconds', 0, NULL, NULL, ARRAY['noop'])"
-                ).rows.map { try $0.decode(0, as: Int64.self) }.sorted()
-            }
+            let claimed = try await claim(database, limit: 5).map(\.id).sorted()
             #expect(claimed == urgent)
         }
     }
@@ -198,7 +196,7 @@ struct QueueEngineTests {
                 NewJob(tenantID: tenant, kind: "test.probe", payload: #"{"fail": "boom"}"#, maxAttempts: 3),
                 NewJob(tenantID: tenant, kind: "test.probe"),
             ])
-            try await withWorker(database, testConfiguration(), handlers: [ProbeHandler(probe: probe)]) { _ in
+            try await withWorker(database, testConfiguration(), handlers: [ScriptedHandler(kind: "test.probe", probe: probe)]) { _ in
                 try await eventually(database) { try JobQueue.job(id: ids[0], on: $0)?.state == .discarded }
             }
             let failed = try await fetchJob(database, ids[0])
@@ -218,7 +216,7 @@ struct QueueEngineTests {
         }
     }
 
-    @Test("a job held by a dead worker is rescued and run again within twice the lease")
+    @Test("a job held by a dead worker is rescued (after a backoff) and run again within twice the lease")
     func leaseRescue() async throws {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
@@ -235,12 +233,15 @@ struct QueueEngineTests {
                 try await eventually(database, timeout: .seconds(10)) { try JobQueue.job(id: ids[0], on: $0)?.state == .completed }
             }
             let job = try await fetchJob(database, ids[0])
+            let secondAttempt = try #require(job.attemptedAt)
             #expect(job.attempt == 2)
             #expect(job.attemptedBy.first == "ghost")
             let rescue = try #require(job.errors.first)
-            #expect(rescue.error.contains("lease expired"))
+            #expect(rescue.error.contains("worker lost: worker ghost"))
             let rescuedAt = try #require(PostgresTimestamp.parse(rescue.at))
             #expect(rescuedAt.timeIntervalSince(claimedAt) <= 4.0, "rescued \(rescuedAt.timeIntervalSince(claimedAt)) s after the claim (lease 2 s)")
+            // Rescued with the retry backoff (20 ms here), not at once.
+            #expect(secondAttempt.timeIntervalSince(rescuedAt) >= 0.017, "retried \(secondAttempt.timeIntervalSince(rescuedAt)) s after the rescue")
         }
     }
 
@@ -252,7 +253,7 @@ struct QueueEngineTests {
             let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "test.probe"), NewJob(tenantID: tenant, kind: "test.probe")])
             let cancelled = try await database.withConnection { try JobQueue.cancel(id: ids[0], on: $0) }
             #expect(cancelled.state == .cancelled)
-            try await withWorker(database, testConfiguration(drain: true), handlers: [ProbeHandler(probe: probe)]) { _ in
+            try await withWorker(database, testConfiguration(drain: true), handlers: [ScriptedHandler(kind: "test.probe", probe: probe)]) { _ in
                 try await eventually(database) { try JobQueue.job(id: ids[1], on: $0)?.state == .completed }
             }
             #expect(probe.runs(ids[0]) == 0)
@@ -265,9 +266,10 @@ struct QueueEngineTests {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
             let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 60000}"#)])
-            // Without LISTEN the cancel is seen at the next heartbeat (every third of the lease):
-            // a 3 s lease keeps that quick and leaves a loaded machine time to heartbeat.
-            let configuration = testConfiguration(lease: .seconds(3), listen: listen)
+            // With LISTEN, the lease is 60 s: the next heartbeat is 20 s away, so only the NOTIFY
+            // can deliver the cancel within 5 s. Without LISTEN the cancel is seen at the next
+            // heartbeat (every third of a 3 s lease).
+            let configuration = testConfiguration(lease: .seconds(listen ? 60 : 3), listen: listen)
             try await withWorker(database, configuration) { _ in
                 try await eventually(database) { try JobQueue.job(id: ids[0], on: $0)?.state == .running }
                 let requested = try await database.withConnection { try JobQueue.cancel(id: ids[0], on: $0) }
@@ -286,12 +288,14 @@ struct QueueEngineTests {
     func transactionalEnqueue() async throws {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
-            try await database.withConnection { try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY)") }
+            try await database.withConnection {
+                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
+            }
             let ids = try await enqueue(database, [
                 NewJob(tenantID: tenant, kind: "test.chain", payload: #"{"mode": "commit"}"#, maxAttempts: 1),
                 NewJob(tenantID: tenant, kind: "test.chain", payload: #"{"mode": "fail"}"#, maxAttempts: 1),
             ])
-            try await withWorker(database, testConfiguration(drain: true), handlers: [ChainHandler(), NoopHandler()]) { _ in
+            try await withWorker(database, testConfiguration(drain: true), handlers: [ChainHandler(), ScriptedHandler()]) { _ in
                 try await eventually(database) { connection in
                     try connection.query(
                         "SELECT count(*) FROM encours.jobs WHERE state IN ('completed', 'discarded')"
@@ -351,10 +355,12 @@ struct QueueEngineTests {
             }
             let after = try await database.withConnection { try QueueStats.fetch(on: $0) }
             #expect(after.workers.isEmpty)
-            // Released at the end of the grace period: available again, the attempt not counted.
+            // Released at the end of the grace period: available again, the attempt kept but not counted.
             let job = try await fetchJob(database, ids[0])
             #expect(job.state == .available)
-            #expect(job.attempt == 0)
+            #expect(job.attempt == 1)
+            #expect(job.uncountedAttempts == 1)
+            #expect(job.countedAttempts == 0)
         }
     }
 
@@ -372,43 +378,77 @@ struct QueueEngineTests {
         }
     }
 
-    @Test("finished jobs are pruned after the retention by one elected leader")
+    @Test("finished jobs are pruned after the retention by the elected maintainer, and only one worker leads at a time")
     func retention() async throws {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
-            _ = try await database.withConnection { try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop"), count: 300, on: $0) }
+            try await enqueueCopies(database, NewJob(tenantID: tenant, kind: "noop"), count: 300)
             var one = testConfiguration()
             one.completedRetention = .milliseconds(200)
             one.pruneInterval = .milliseconds(300)
             var two = one
             two.workerID = "second-\(UUID().uuidString.prefix(6))"
-            try await withWorker(database, one) { _ in
-                try await withWorker(database, two) { _ in
+            try await withWorker(database, one) { first in
+                try await withWorker(database, two) { second in
                     try await eventually(database, timeout: .seconds(15)) { connection in
                         try connection.query("SELECT count(*) FROM encours.jobs").decode(Int.self, row: 0, column: 0) == 0
                     }
-                    let leaders = try await database.withConnection {
-                        try $0.query("SELECT worker_id FROM encours.leaders WHERE name = 'maintenance'").rows.compactMap { $0[0] }
+                    // Sampled many times while both run: never both leaders, and the row names the one that is.
+                    for _ in 0..<20 {
+                        let leader = try await database.withConnection {
+                            try $0.query("SELECT worker_id FROM encours.leaders WHERE name = 'maintenance'").first?[0]
+                        }
+                        let claims = [first.isMaintainer, second.isMaintainer]
+                        #expect(claims.filter { $0 }.count <= 1, "both workers think they lead")
+                        if first.isMaintainer { #expect(leader == one.workerID) }
+                        if second.isMaintainer { #expect(leader == two.workerID) }
+                        try await Task.sleep(for: .milliseconds(25))
                     }
-                    #expect(leaders.count == 1)
-                    #expect(leaders.allSatisfy { $0 == one.workerID || $0 == two.workerID })
                 }
             }
         }
     }
+
+    @Test("leadership: of 8 concurrent elections one wins; the holder keeps it; another takes it only once it expired")
+    func election() async throws {
+        try await TestDatabase.with { database in
+            let sessions = (0..<8).map { database.session(name: "elect-\($0)") }
+            let winners = try await withThrowingTaskGroup(of: String?.self) { group in
+                for (index, session) in sessions.enumerated() {
+                    group.addTask {
+                        try await session.withConnection { connection in
+                            try connection.query(
+                                """
+                                INSERT INTO encours.leaders AS l (name, worker_id, expires_at) VALUES ('maintenance', $1, now() + interval '1 second')
+                                ON CONFLICT (name) DO UPDATE SET worker_id = EXCLUDED.worker_id, expires_at = EXCLUDED.expires_at
+                                WHERE l.worker_id = EXCLUDED.worker_id OR l.expires_at < now()
+                                RETURNING worker_id
+                                """, ["w\(index)"]).first?[0]
+                        }
+                    }
+                }
+                var winners: [String] = []
+                for try await winner in group { if let winner { winners.append(winner) } }
+                return winners
+            }
+            #expect(winners.count == 1, "winners: \(winners)")
+            for session in sessions { await session.close() }
+        }
+    }
 }
 
-/// `test.chain`: in one transaction, records an effect and enqueues a follow-up `noop`; mode `fail` throws after both.
+/// `test.chain`: in its fenced transaction, records an effect and enqueues a follow-up `noop`;
+/// mode `fail` throws after both.
 struct ChainHandler: JobHandler {
     let kind = "test.chain"
     struct Rollback: Error {}
 
     func handle(_ context: JobContext) async throws {
         let job = context.job
-        let fail = try PayloadFields(job.payload).string("mode") == "fail"
-        try await context.transaction { connection in
-            try connection.query("INSERT INTO public.effects (job_id) VALUES ($1)", [job.id])
-            _ = try JobQueue.enqueue([NewJob(tenantID: job.tenantID, kind: "noop", payload: #"{"parent": "\#(job.id)"}"#)], on: connection)
+        let fail = try JobPayload(job.payload).string("mode") == "fail"
+        try await context.transaction { transaction in
+            try transaction.connection.query("INSERT INTO public.effects (job_id) VALUES ($1)", [job.id])
+            _ = try transaction.enqueue([NewJob(tenantID: job.tenantID, kind: "noop", payload: #"{"parent": "\#(job.id)"}"#)])
             if fail { throw Rollback() }
         }
     }

@@ -8,6 +8,7 @@ import Metrics
 /// - `encours_job_duration_seconds{kind}`: handler run time.
 /// - `encours_worker_running_jobs`: jobs running now.
 /// - `encours_claim_duration_seconds`: claim round trips.
+/// - `encours_job_results_dropped_total{reason}`: attempts whose result was not recorded.
 final class WorkerMetrics: Sendable {
     /// The instruments of one job kind, made once: looking them up per job would cost a lock
     /// and a string key per finished job.
@@ -28,6 +29,9 @@ final class WorkerMetrics: Sendable {
     private let claimed = Counter(label: "encours_jobs_claimed_total")
     private let claimDuration = Timer(label: "encours_claim_duration_seconds")
     private let running = Gauge(label: "encours_worker_running_jobs")
+    private let droppedStale = Counter(label: "encours_job_results_dropped_total", dimensions: [("reason", "stale")])
+    private let droppedLeaseLost = Counter(label: "encours_job_results_dropped_total", dimensions: [("reason", "lease_lost")])
+    private let droppedUnrecorded = Counter(label: "encours_job_results_dropped_total", dimensions: [("reason", "unrecorded")])
     private let byKind: [String: KindInstruments]
 
     /// Instruments for the kinds this worker runs.
@@ -44,6 +48,13 @@ final class WorkerMetrics: Sendable {
         guard let instruments = byKind[kind] else { return }
         instruments.finished[state]?.increment()
         instruments.duration.recordNanoseconds(duration.inNanoseconds)
+    }
+
+    /// Results not recorded: `stale` (the fence dropped them), `lease_lost` (the job was stopped),
+    /// `unrecorded` (the worker stopped before it could write them).
+    func recordDropped(reason: String, count: Int) {
+        let counter = reason == "stale" ? droppedStale : reason == "lease_lost" ? droppedLeaseLost : droppedUnrecorded
+        counter.increment(by: Int64(count))
     }
 
     func recordRunning(_ count: Int) {

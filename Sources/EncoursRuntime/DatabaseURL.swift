@@ -5,6 +5,13 @@ public enum DatabaseURL {
         for candidate in [flag, environment["ENCOURS_DATABASE_URL"], environment["DATABASE_URL"]] {
             if let candidate, !candidate.isEmpty { return candidate }
         }
-        throw AdminError(.configuration, "no database given: pass --database-url or set ENCOURS_DATABASE_URL (or DATABASE_URL)")
+        throw RuntimeError("no database given: pass --database-url or set ENCOURS_DATABASE_URL (or DATABASE_URL)")
     }
+}
+
+/// A problem with how an executable was started (its flags or environment).
+public struct RuntimeError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }

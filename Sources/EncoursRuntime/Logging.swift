@@ -2,13 +2,19 @@ import Foundation
 import Logging
 
 /// Writes each log record as one JSON object per line on stderr (`--log-format json`).
+///
+/// Every record carries the logger's metadata and its metadata provider's (the worker's
+/// provider adds `job.id`, `job.kind` and `tenant.id` to everything a job logs).
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     public var logLevel: Logger.Level = .info
     private let label: String
 
-    public init(label: String) { self.label = label }
+    public init(label: String, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.metadataProvider = metadataProvider
+    }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -17,7 +23,7 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var fields: [String: String] = [
-            "ts": Output.iso8601(Date()), "level": event.level.rawValue, "msg": "\(event.message)", "logger": label,
+            "ts": Date().formatted(.iso8601), "level": event.level.rawValue, "msg": "\(event.message)", "logger": label,
         ]
         for (key, value) in metadata { fields[key] = "\(value)" }
         for (key, value) in metadataProvider?.get() ?? [:] { fields[key] = "\(value)" }
@@ -30,6 +36,10 @@ public struct JSONLogHandler: LogHandler {
 
 /// Sets up swift-log for an executable: `text` (human-readable) or `json` lines on stderr.
 public enum LogSetup {
+    /// The formats `--log-format` accepts.
+    public static let formats = ["text", "json"]
+
+    /// Bootstraps the logging system once per process.
     public static func bootstrap(format: String, level: Logger.Level) {
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = format == "json" ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)

@@ -1,5 +1,4 @@
 import EncoursPostgres
-import EncoursQueue
 import Foundation
 
 /// Job counts by state, as `queue stats` shows them.
@@ -59,6 +58,10 @@ public struct QueueStats: Sendable, Encodable {
     public var jobs: StateCounts
     /// Seconds the oldest available job has waited (0 when none is waiting).
     public var oldestAvailableSeconds: Double
+    /// Running jobs whose lease lapsed (their worker stopped renewing it; the maintainer rescues them).
+    public var lapsedLeases: Int
+    /// Seconds since the oldest lapsed lease expired (0 when none).
+    public var oldestLapsedLeaseSeconds: Double
     public var byKind: [KindCounts]
     public var byTenant: [TenantCounts]
     public var workers: [Worker]
@@ -67,6 +70,8 @@ public struct QueueStats: Sendable, Encodable {
         case jobs, workers
         case generatedAt = "generated_at"
         case oldestAvailableSeconds = "oldest_available_seconds"
+        case lapsedLeases = "lapsed_leases"
+        case oldestLapsedLeaseSeconds = "oldest_lapsed_lease_seconds"
         case byKind = "by_kind"
         case byTenant = "by_tenant"
     }
@@ -100,6 +105,13 @@ public struct QueueStats: Sendable, Encodable {
             FROM encours.jobs WHERE state = 'available' AND ($1::bigint IS NULL OR tenant_id = $1)
             """, [tenantID]
         ).decode(Double.self, row: 0, column: 0)
+        let lapsed = try connection.query(
+            """
+            SELECT count(*)::bigint, coalesce(extract(epoch FROM now() - min(lease_expires_at)), 0)::double precision
+            FROM encours.jobs
+            WHERE state = 'running' AND lease_expires_at < now() AND ($1::bigint IS NULL OR tenant_id = $1)
+            """, [tenantID]
+        )
         let workers = try connection.query(
             """
             SELECT w.id, w.host, w.pid, w.started_at, w.last_heartbeat_at,
@@ -113,6 +125,8 @@ public struct QueueStats: Sendable, Encodable {
         }
         return QueueStats(
             generatedAt: now, jobs: total, oldestAvailableSeconds: max(0, oldest),
+            lapsedLeases: try lapsed.decode(Int.self, row: 0, column: 0),
+            oldestLapsedLeaseSeconds: max(0, try lapsed.decode(Double.self, row: 0, column: 1)),
             byKind: kinds.keys.sorted().map { KindCounts(kind: $0, counts: kinds[$0]!) },
             byTenant: tenants.keys.sorted().map { TenantCounts(tenant: $0, counts: tenants[$0]!) },
             workers: workers)
@@ -124,13 +138,13 @@ public struct QueueStats: Sendable, Encodable {
     }
 }
 
-/// A coding key made from any string.
-struct DynamicKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ string: String) { stringValue = string }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
+/// A coding key made from any string (JSON objects whose keys are data).
+public struct DynamicKey: CodingKey {
+    public var stringValue: String
+    public var intValue: Int? { nil }
+    public init(_ string: String) { stringValue = string }
+    public init?(stringValue: String) { self.stringValue = stringValue }
+    public init?(intValue: Int) { nil }
 }
 
 /// `queue check`: a monitoring-plugin verdict on the queue.
@@ -146,11 +160,22 @@ public struct QueueCheck: Sendable {
     public var maxOldestAgeSeconds: Double?
     public var maxDiscarded: Int?
     public var maxRetryable: Int?
+    /// Running jobs with a lapsed lease tolerated (default 0): more warn, more than twice as
+    /// many (or any, with 0) are critical once the oldest lapsed more than `maxLapseSeconds` ago.
+    public var maxLapsedLeases: Int
+    /// How long a lapsed lease may wait for its rescue before it is critical (default 60 s:
+    /// the maintainer rescues within a quarter lease; a lease lapsed that long means none runs).
+    public var maxLapseSeconds: Double
 
-    public init(maxOldestAgeSeconds: Double? = 300, maxDiscarded: Int? = nil, maxRetryable: Int? = nil) {
+    public init(
+        maxOldestAgeSeconds: Double? = 300, maxDiscarded: Int? = nil, maxRetryable: Int? = nil, maxLapsedLeases: Int = 0,
+        maxLapseSeconds: Double = 60
+    ) {
         self.maxOldestAgeSeconds = maxOldestAgeSeconds
         self.maxDiscarded = maxDiscarded
         self.maxRetryable = maxRetryable
+        self.maxLapsedLeases = maxLapsedLeases
+        self.maxLapseSeconds = maxLapseSeconds
     }
 
     /// The status and its one-line message (with performance data after `|`).
@@ -170,6 +195,14 @@ public struct QueueCheck: Sendable {
         judge("oldest available job waited", stats.oldestAvailableSeconds, maxOldestAgeSeconds)
         judge("discarded jobs", Double(stats.jobs.discarded), maxDiscarded.map(Double.init))
         judge("retryable jobs", Double(stats.jobs.retryable), maxRetryable.map(Double.init))
+        if stats.lapsedLeases > maxLapsedLeases {
+            let overdue = stats.oldestLapsedLeaseSeconds > maxLapseSeconds
+            let many = maxLapsedLeases > 0 && stats.lapsedLeases > 2 * maxLapsedLeases
+            status = max(status, overdue || many ? .critical : .warning)
+            problems.append(
+                "\(stats.lapsedLeases) running jobs with a lapsed lease (oldest \(Self.number(stats.oldestLapsedLeaseSeconds.rounded())) s ago)"
+                    + (overdue ? ", not rescued within \(Self.number(maxLapseSeconds)) s" : ""))
+        }
         let live = stats.liveWorkers().count
         if live == 0, stats.jobs.available + stats.jobs.running > 0 {
             status = max(status, .critical)
@@ -178,7 +211,7 @@ public struct QueueCheck: Sendable {
         let summary = problems.isEmpty ? "queue healthy" : problems.joined(separator: "; ")
         let performance = "available=\(stats.jobs.available) running=\(stats.jobs.running) "
             + "retryable=\(stats.jobs.retryable) discarded=\(stats.jobs.discarded) "
-            + "oldest_available=\(Self.number(stats.oldestAvailableSeconds))s workers=\(live)"
+            + "oldest_available=\(Self.number(stats.oldestAvailableSeconds))s lapsed_leases=\(stats.lapsedLeases) workers=\(live)"
         return (status, "ENCOURS QUEUE \(status.label) - \(summary) | \(performance)")
     }
 

@@ -1,0 +1,127 @@
+import Foundation
+
+/// A job's payload: a JSON object of at most 1 MiB, validated once, with typed field access.
+///
+/// The one place payload text is parsed: enqueue validates with it, handlers read with it.
+/// Refused: anything but a JSON object, more than ``maximumBytes`` of UTF-8, and a NUL character
+/// in any key or string (`\u0000`: PostgreSQL's `jsonb` cannot store it).
+public struct JobPayload: Sendable {
+    /// The largest payload accepted at enqueue: 1 MiB of UTF-8.
+    public static let maximumBytes = 1 << 20
+
+    /// The payload as given.
+    public let text: String
+    private let fields: [String: Field]
+
+    /// A top-level field's value, as far as the accessors need it.
+    private enum Field: Sendable {
+        case string(String), integer(Int), number(Double), bool(Bool), null, other
+    }
+
+    /// Parses and checks `text`; throws `invalidInput` with a one-line reason.
+    public init(_ text: String) throws(QueueError) {
+        let size = text.utf8.count
+        guard size <= Self.maximumBytes else {
+            throw QueueError(.invalidInput, "payload is \(size) bytes; the limit is \(Self.maximumBytes) (1 MiB)")
+        }
+        self.text = text
+        if text == "{}" {
+            fields = [:]
+            return
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw QueueError(.invalidInput, "payload is not a JSON object: \(Self.excerpt(text))")
+        }
+        if let path = Self.pathToNUL(in: object, path: "") {
+            throw QueueError(.invalidInput, "payload field \(path) contains \\u0000 (NUL), which PostgreSQL cannot store")
+        }
+        var fields: [String: Field] = [:]
+        for (key, value) in object {
+            switch value {
+            case is NSNull: fields[key] = .null
+            case let text as String: fields[key] = .string(text)
+            case let number as NSNumber:
+                if String(describing: type(of: number)).contains("Bool") {
+                    fields[key] = .bool(number.boolValue)
+                } else if let integer = Int(exactly: number) {
+                    fields[key] = .integer(integer)
+                } else {
+                    fields[key] = .number(number.doubleValue)
+                }
+            default: fields[key] = .other
+            }
+        }
+        self.fields = fields
+    }
+
+    /// A string field; nil when absent or null; throws when it holds something else.
+    public func string(_ name: String) throws(QueueError) -> String? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .string(let value)?: return value
+        default: throw wrongType(name, "a string")
+        }
+    }
+
+    /// A whole-number field (a JSON integer, or a string of digits); nil when absent or null.
+    public func integer(_ name: String) throws(QueueError) -> Int? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .integer(let value)?: return value
+        case .string(let text)?:
+            guard let value = Int(text) else { throw wrongType(name, "a whole number") }
+            return value
+        default: throw wrongType(name, "a whole number")
+        }
+    }
+
+    /// A boolean field; nil when absent or null.
+    public func bool(_ name: String) throws(QueueError) -> Bool? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .bool(let value)?: return value
+        default: throw wrongType(name, "true or false")
+        }
+    }
+
+    /// Decodes the whole payload into a `Decodable` type (for handlers with structured payloads).
+    public func decode<T: Decodable>(_ type: T.Type) throws(QueueError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        } catch {
+            throw QueueError(.invalidInput, "payload does not fit \(T.self): \(error)")
+        }
+    }
+
+    private func wrongType(_ name: String, _ expected: String) -> QueueError {
+        QueueError(.invalidInput, "payload field \(name) must be \(expected)")
+    }
+
+    /// The first 80 characters, on one line.
+    static func excerpt(_ text: String) -> String {
+        let line = text.prefix(80).map { $0.isNewline ? " " : String($0) }.joined()
+        return text.count > 80 ? line + "…" : line
+    }
+
+    /// The path (`.a.b[2]`) of the first key or string holding a NUL character, if any.
+    private static func pathToNUL(in value: Any, path: String) -> String? {
+        switch value {
+        case let text as String:
+            return text.unicodeScalars.contains("\u{0}") ? (path.isEmpty ? "(root)" : path) : nil
+        case let array as [Any]:
+            for (index, element) in array.enumerated() {
+                if let found = pathToNUL(in: element, path: "\(path)[\(index)]") { return found }
+            }
+            return nil
+        case let object as [String: Any]:
+            for (key, element) in object {
+                let here = "\(path).\(key.replacingOccurrences(of: "\u{0}", with: "\\u0000"))"
+                if key.unicodeScalars.contains("\u{0}") { return here }
+                if let found = pathToNUL(in: element, path: here) { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+}

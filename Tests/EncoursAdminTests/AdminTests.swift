@@ -1,0 +1,99 @@
+import EncoursAdmin
+import EncoursLedger
+import EncoursPostgres
+import EncoursQueue
+import EncoursTenancy
+import EncoursTestSupport
+import Foundation
+import Testing
+
+@Suite("Admin commands")
+struct AdminTests {
+    @Test("tenant settings are validated with a message naming the key and value")
+    func tenantSettings() throws {
+        try TenantSettings.validate(key: "max_concurrent_jobs", value: "4")
+        try TenantSettings.validate(key: "max_concurrent_jobs", value: "none")
+        try TenantSettings.validate(key: "recovery_indemnity_usd", value: "45.00")
+        try TenantSettings.validate(key: "recovery_indemnity", value: "1 000,50")
+        try TenantSettings.validate(key: "dunning_schedule", value: "0 7 * * 1-5")
+        try TenantSettings.validate(key: "escalation_policy", value: #"{"tiers":[{"name":"account_manager","sla_days":5,"notify":"email:am@example.com"}]}"#)
+        for (key, value) in [
+            ("max_concurrent_jobs", "-1"), ("max_concurrent_jobs", "lots"), ("max_concurrent_jobs", "2147483648"), ("webhook_url", "ftp://x"),
+            ("recovery_indemnity", "40.001"), ("recovery_indemnity", "-5"), ("recovery_indemnity", "99999999999"),
+            ("dunning_schedule", "61 * * * *"), ("holidays", "de"),
+            ("escalation_policy", #"{"tiers":[]}"#), ("escalation_policy", #"{"tiers":[{"name":"x","sla_days":5,"notify":"sms:1"}]}"#),
+            ("escalation_policy", #"{"tiers":[{"name":"x","sla_days":0}]}"#),
+            ("timezone", "Mars/Olympus"), ("smtp_from", "nobody"), ("no_such_key", "1"),
+        ] {
+            do {
+                try TenantSettings.validate(key: key, value: value)
+                Issue.record("accepted \(key)=\(value)")
+            } catch let error as AdminError {
+                #expect(error.message.contains(key), "message names the key: \(error.message)")
+                #expect(!error.message.contains("\n"))
+            }
+        }
+    }
+
+    @Test("the escalation policy has one parser: tenant set and the disputes read the same tiers")
+    func escalationPolicyParser() throws {
+        let policy = try EscalationPolicy(json: #"{"tiers":[{"name":"am","sla_days":2,"notify":"webhook"},{"name":"legal","sla_days":10}]}"#)
+        #expect(policy.tiers.map(\.name) == ["am", "legal"])
+        #expect(policy.tiers.map(\.slaDays) == [2, 10])
+        #expect(policy.tiers.first?.notify == "webhook")
+        #expect(try EscalationPolicy(json: nil) == .standard)
+        #expect(throws: LedgerError.self) { try EscalationPolicy(json: #"{"tiers":[{"name":"","sla_days":2}]}"#) }
+    }
+
+    @Test("an enqueue request is checked field by field before the database is asked")
+    func enqueueRequestValidation() throws {
+        try Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", count: 1_000_000).validate()
+        for (request, expected) in [
+            (Admin.EnqueueRequest(kind: "nope", tenantSlug: "acme"), "unknown job kind"),
+            (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", count: 1_000_001), "--count"),
+            (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", count: Int.max), "--count"),
+            (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", priority: 0), "--priority"),
+            (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", payload: "[]"), "--payload"),
+            (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", uniqueKey: ""), "--unique-key"),
+        ] {
+            do {
+                try request.validate()
+                Issue.record("accepted \(request)")
+            } catch let error as AdminError {
+                #expect(error.message.contains(expected), "\(error.message)")
+            }
+        }
+    }
+
+    @Test("tenant set stores validated values; an unknown tenant is named")
+    func tenantAdmin() async throws {
+        try await TestDatabase.with { database in
+            try await database.withConnection { connection in
+                _ = try TenantAdmin.create(slug: "acme", name: "Acme SAS", on: connection)
+                let capped = try TenantAdmin.set(slug: "acme", key: "max_concurrent_jobs", value: "4", on: connection)
+                #expect(capped.maxConcurrentJobs == 4)
+                #expect(try TenantAdmin.set(slug: "acme", key: "max_concurrent_jobs", value: "none", on: connection).maxConcurrentJobs == nil)
+                #expect(try TenantAdmin.set(slug: "acme", key: "recovery_indemnity", value: "45,5", on: connection).settings["recovery_indemnity"] == "45.50")
+                #expect(throws: TenancyError.self) { try TenantAdmin.set(slug: "ghost", key: "locale", value: "en", on: connection) }
+                #expect(throws: TenancyError.self) { try TenantAdmin.create(slug: "acme", name: "Again", on: connection) }
+            }
+        }
+    }
+
+    @Test("a payload file is read strictly: UTF-8, at most 1 MiB")
+    func payloadFiles() throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "encours-admin-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let good = directory.appending(path: "good.json")
+        try Data(#"  {"a": "é"}"#.utf8 + [0x0A]).write(to: good)
+        #expect(try Admin.readPayload(path: good.path) == #"{"a": "é"}"#)
+        let bad = directory.appending(path: "bad.json")
+        try Data([0x7B, 0xC3, 0xA9, 0xE2, 0x82, 0x7D]).write(to: bad)
+        do {
+            _ = try Admin.readPayload(path: bad.path)
+            Issue.record("invalid UTF-8 accepted")
+        } catch let error as AdminError {
+            #expect(error.message.contains("not valid UTF-8 at byte 4"), "\(error.message)")
+        }
+    }
+}
