@@ -100,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "EncoursCLI",
             dependencies: [
-                "EncoursAdmin", "EncoursRuntime", "EncoursPostgres", "EncoursQueue", "EncoursTenancy", "EncoursLedgerStore",
+                "EncoursAdmin", "EncoursRuntime", "EncoursPostgres", "EncoursQueue", "EncoursTenancy", "EncoursLedgerStore", "EncoursJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "EncoursQueueTests",
             dependencies: [
-                "EncoursQueue", "EncoursPostgres", "EncoursTenancy", "EncoursTestSupport",
+                "EncoursQueue", "EncoursPostgres", "EncoursTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

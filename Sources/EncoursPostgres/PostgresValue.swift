@@ -66,21 +66,6 @@ extension Date: PostgresEncodable, PostgresDecodable {
     }
 }
 
-/// A JSON document bound as text; PostgreSQL casts it to `json`/`jsonb`.
-public struct PostgresJSON: PostgresEncodable, PostgresDecodable, Hashable {
-    public var text: String
-    public init(_ text: String) { self.text = text }
-    public var postgresText: String? { text }
-    public init?(postgresText: String) { self.text = postgresText }
-}
-
-/// A one-dimensional array bound in PostgreSQL's array literal syntax (`{a,b,"c d"}`).
-public struct PostgresArray<Element: PostgresEncodable>: PostgresEncodable {
-    public var elements: [Element]
-    public init(_ elements: [Element]) { self.elements = elements }
-    public var postgresText: String? { PostgresArrayLiteral.encode(elements.map(\.postgresText)) }
-}
-
 extension Array: PostgresEncodable where Element: PostgresEncodable {
     public var postgresText: String? {
         // Integer arrays (job ids in every completion batch) skip the per-element strings.

@@ -3,17 +3,17 @@ import Synchronization
 /// A one-waiter wake-up: `signal()` wakes the waiter, or is remembered until the next `wait`.
 ///
 /// Several signals before a wait collapse into one, which is what a fetch loop wants.
-public final class WakeSignal: Sendable {
+final class WakeSignal: Sendable {
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Bool, Never>?
     }
     private let state = Mutex(State())
 
-    public init() {}
+    init() {}
 
     /// Wakes the waiter, or the next one.
-    public func signal() {
+    func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -27,7 +27,7 @@ public final class WakeSignal: Sendable {
 
     /// Waits for a signal; returns true when signalled, false when the task was cancelled first.
     @discardableResult
-    public func wait() async -> Bool {
+    func wait() async -> Bool {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 enum Now { case signalled, cancelled, wait }
@@ -57,7 +57,7 @@ public final class WakeSignal: Sendable {
 
     /// Waits for a signal or until `timeout` passes; returns true when signalled.
     @discardableResult
-    public func wait(timeout: Duration) async -> Bool {
+    func wait(timeout: Duration) async -> Bool {
         if state.withLock({ state in defer { state.pending = false }; return state.pending }) { return true }
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask { await self.wait() }
