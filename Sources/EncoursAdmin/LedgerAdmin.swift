@@ -14,9 +14,10 @@ public enum LedgerAdmin {
             throw AdminError(.invalidInput, "unknown import kind \"\(kind)\": expected customers, invoices, payments or disputes")
         }
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw AdminError(.invalidInput, "\(path): no such file")
         }
+        guard !isDirectory.boolValue else { throw AdminError(.invalidInput, "\(path): is a directory, not a CSV file") }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw AdminError(.invalidInput, "\(path): not readable")
         }

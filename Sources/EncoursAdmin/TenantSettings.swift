@@ -25,7 +25,25 @@ public enum TenantSettings {
     /// The largest recovery indemnity a tenant may set (1,000,000.00).
     public static let maximumIndemnityCents: Int64 = 100_000_000
 
-    static func isNoCap(_ value: String) -> Bool { ["none", "unlimited", ""].contains(value.lowercased()) }
+    static func isNoCap(_ value: String) -> Bool { ["none", "unlimited"].contains(value.lowercased()) }
+
+    /// The longest tenant name, in characters.
+    public static let maximumNameLength = 200
+
+    /// A value as an error message may show it: on one line, control characters escaped, at
+    /// most 200 characters; a secret is never shown.
+    static func shown(_ value: String, key: String) -> String {
+        if secretKeys.contains(key) { return "(secret, not shown)" }
+        var text = ""
+        for scalar in value.unicodeScalars.prefix(200) {
+            if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
+                text += String(format: "\\u{%04X}", scalar.value)
+            } else {
+                text.unicodeScalars.append(scalar)
+            }
+        }
+        return "\"" + text + (value.unicodeScalars.count > 200 ? "…" : "") + "\""
+    }
 
     static func validateSlug(_ slug: String) throws {
         let valid = slug.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil
@@ -44,10 +62,20 @@ public enum TenantSettings {
 
     /// Throws a one-line error naming the key and value when the value does not fit the key.
     public static func validate(key: String, value: String) throws {
-        func bad(_ why: String) -> AdminError { AdminError(.invalidInput, "invalid value \"\(value)\" for \(key): \(why)") }
+        func bad(_ why: String) -> AdminError { AdminError(.invalidInput, "invalid value \(shown(value, key: key)) for \(key): \(why)") }
         switch key {
         case "name":
             guard !value.trimmingCharacters(in: .whitespaces).isEmpty else { throw bad("must not be empty") }
+            guard value.count <= maximumNameLength else { throw bad("at most \(maximumNameLength) characters") }
+            // Control characters (ESC starts terminal escapes), line separators, and the bidi
+            // embedding/override/isolate controls that reorder what a terminal shows.
+            let refused = value.unicodeScalars.contains { scalar in
+                [.control, .lineSeparator, .paragraphSeparator].contains(scalar.properties.generalCategory)
+                    || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
+            }
+            guard !refused else {
+                throw bad("control characters (line breaks, tabs, terminal escapes) are not allowed")
+            }
         case "currency":
             guard value.range(of: "^[A-Z]{3}$", options: .regularExpression) != nil else {
                 throw bad("expected an ISO 4217 code such as EUR")
@@ -97,7 +125,7 @@ public enum TenantSettings {
                 throw bad("expected an amount from 0.00 to \(Money.decimalString(cents: maximumIndemnityCents))")
             }
         default:
-            throw AdminError(.invalidInput, "unknown setting \"\(key)\": expected one of \(keys.joined(separator: ", ")), recovery_indemnity_<currency>")
+            throw AdminError(.invalidInput, "unknown setting \(shown(key, key: "")): expected one of \(keys.joined(separator: ", ")), recovery_indemnity_<currency>")
         }
     }
 }

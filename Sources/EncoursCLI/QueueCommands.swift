@@ -97,13 +97,11 @@ struct QueueCommand: AsyncParsableCommand {
         @Option(name: .customLong("max-lapse-seconds"), help: "A lapsed lease not rescued for this long is CRITICAL.")
         var maxLapseSeconds: Double = 60
 
-        func validate() throws {
-            guard maxOldestAge >= 0, maxLapseSeconds >= 0, maxLapsedLeases >= 0, (maxDiscarded ?? 0) >= 0, (maxRetryable ?? 0) >= 0 else {
-                throw ValidationError("thresholds must not be negative")
-            }
-        }
-
         func run() async throws {
+            guard maxOldestAge >= 0, maxLapseSeconds >= 0, maxLapsedLeases >= 0, (maxDiscarded ?? 0) >= 0, (maxRetryable ?? 0) >= 0 else {
+                print("ENCOURS QUEUE UNKNOWN - thresholds must not be negative")
+                fail(AdminError(.invalidInput, "queue check thresholds must not be negative"), status: 3)
+            }
             let check = QueueCheck(
                 maxOldestAgeSeconds: maxOldestAge, maxDiscarded: maxDiscarded, maxRetryable: maxRetryable,
                 maxLapsedLeases: maxLapsedLeases, maxLapseSeconds: maxLapseSeconds)

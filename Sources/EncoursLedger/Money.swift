@@ -88,6 +88,24 @@ public struct Money: Sendable, Hashable, CustomStringConvertible {
         self.init(cents: try Money.centsRoundedHalfAwayFromZero(numerator, over: denominator), currency: currency)
     }
 
+    /// The largest amount one ledger row (invoice, payment, dispute, promise, credit limit) may
+    /// hold: 1,000,000,000,000.00. Sums of a whole tenant's rows then stay far inside 128-bit
+    /// cents, and the database refuses larger rows too.
+    public static let maximumRowCents: Int64 = 100_000_000_000_000
+
+    /// A sum of cents, which may exceed 64 bits, as a decimal string (`123456` → `1234.56`).
+    public static func decimalString(cents: Int128) -> String {
+        let magnitude = cents.magnitude
+        let units = magnitude / 100
+        let hundredths = magnitude % 100
+        return "\(cents < 0 ? "-" : "")\(units).\(hundredths < 10 ? "0" : "")\(hundredths)"
+    }
+
+    /// Reads a whole number of cents as PostgreSQL writes a `numeric` sum (`-1234`, `0`); nil if it is not one.
+    public static func cents(numericText text: String) -> Int128? {
+        Int128(text)
+    }
+
     /// The amount as a decimal string with a point and two decimals: `1234.56`, `-12.30`, `0.00`.
     public var decimalString: String {
         Money.decimalString(cents: cents)
@@ -95,12 +113,7 @@ public struct Money: Sendable, Hashable, CustomStringConvertible {
 
     /// `cents` written as a decimal string with a point and two decimals: `123456` → `1234.56`.
     public static func decimalString(cents: Int64) -> String {
-        let magnitude = cents.magnitude
-        let units = magnitude / 100
-        let hundredths = magnitude % 100
-        let sign = cents < 0 ? "-" : ""
-        let padding = hundredths < 10 ? "0" : ""
-        return "\(sign)\(units).\(padding)\(hundredths)"
+        decimalString(cents: Int128(cents))
     }
 
     /// The decimal string followed by the currency: `1234.56 EUR`.

@@ -10,6 +10,17 @@ public struct LedgerStoreError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// An `--amount` of a command: a positive decimal of at most ``Money/maximumRowCents``, in cents.
+func commandAmount(_ text: String) throws -> Int64 {
+    let cents: Int64
+    do { cents = try Money.parseCents(text) } catch { throw LedgerStoreError("invalid --amount \"\(text.prefix(200))\": \(error.message)") }
+    guard cents > 0 else { throw LedgerStoreError("invalid --amount \"\(text)\": must be more than zero") }
+    guard cents <= Money.maximumRowCents else {
+        throw LedgerStoreError("invalid --amount \"\(text)\": the most one row may hold is \(Money.decimalString(cents: Money.maximumRowCents))")
+    }
+    return cents
+}
+
 /// Entries of the audit trail written by commands (updates and deletes are audited by triggers).
 enum Audit {
     /// Records a change made in the current tenant-scoped transaction, with its details as JSON.
@@ -17,11 +28,7 @@ enum Audit {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(details), as: UTF8.self)
-        try connection.query(
-            """
-            INSERT INTO encours.audit_log (tenant_id, action, entity, entity_id, details)
-            VALUES (encours.current_tenant_id(), $1, $2, $3, $4::jsonb)
-            """, [action, entity, id, json])
+        try connection.query("SELECT encours.audit($1, $2, $3, $4::jsonb)", [action, entity, id, json])
     }
 }
 
@@ -51,12 +58,9 @@ public enum Promises {
         do { promisedFor = try CalendarDate(parsing: date) } catch {
             throw LedgerStoreError("invalid --date \"\(date)\": expected YYYY-MM-DD or DD/MM/YYYY")
         }
-        let cents: Int64
-        do { cents = try Money.parseCents(amount) } catch {
-            throw LedgerStoreError("invalid --amount \"\(amount)\": \(error)")
-        }
-        guard cents > 0 else { throw LedgerStoreError("invalid --amount \"\(amount)\": must be more than zero") }
+        let cents = try commandAmount(amount)
         return try TenantScope.transaction(tenantID: tenantID, actor: "encours promises add", on: connection) { connection in
+            try TenantScope.lockLedger(on: connection)
             guard try connection.query("SELECT 1 FROM encours.customers WHERE customer_id = $1", [customerID]).count == 1 else {
                 throw LedgerStoreError("unknown customer \"\(customerID)\"")
             }
@@ -148,12 +152,9 @@ public enum Disputes {
         tenantID: Int64, invoiceID: String, reason: String, amount: String?, on connection: PostgresConnection
     ) throws -> Dispute {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw LedgerStoreError("--reason must not be empty") }
-        var cents: Int64?
-        if let amount {
-            do { cents = try Money.parseCents(amount) } catch { throw LedgerStoreError("invalid --amount \"\(amount)\": \(error)") }
-            guard let value = cents, value > 0 else { throw LedgerStoreError("invalid --amount \"\(amount)\": must be more than zero") }
-        }
+        let cents = try amount.map(commandAmount)
         return try TenantScope.transaction(tenantID: tenantID, actor: "encours disputes open", on: connection) { connection in
+            try TenantScope.lockLedger(on: connection)
             guard let balance = try connection.query(
                 "SELECT balance_cents FROM encours.invoice_balances WHERE invoice_id = $1", [invoiceID]
             ).first else {

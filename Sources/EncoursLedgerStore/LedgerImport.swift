@@ -42,6 +42,9 @@ public enum LedgerImport {
     ) throws -> Outcome {
         let currency = try CurrencyCode(tenantCurrency)
         return try TenantScope.transaction(tenantID: tenantID, actor: actor, commit: !dryRun, on: connection) { connection in
+            // Another writer of this tenant's ledger (a concurrent import, promise or dispute)
+            // finishes first; this import's checks then see its rows.
+            try TenantScope.lockLedger(on: connection)
             let staging = Staging(kind: kind)
             try connection.execute(staging.createSQL)
             var pending: [String] = []
@@ -92,9 +95,9 @@ public enum LedgerImport {
                 unchanged: summary.validRowCount - inserted - updated, dryRun: dryRun)
             try connection.query(
                 """
-                INSERT INTO encours.audit_log (tenant_id, action, entity, details)
-                VALUES ($1, 'import', $2, jsonb_build_object('file', $3::text, 'rows', $4::int, 'inserted', $5::int, 'updated', $6::int))
-                """, [tenantID, kind.rawValue, fileName, outcome.rows, inserted, updated])
+                SELECT encours.audit('import', $1, NULL,
+                    jsonb_build_object('file', $2::text, 'rows', $3::int, 'inserted', $4::int, 'updated', $5::int))
+                """, [kind.rawValue, fileName, outcome.rows, inserted, updated])
             return outcome
         }
     }
@@ -201,6 +204,37 @@ struct Staging {
         ORDER BY s.line
         """)
 
+    /// A re-imported invoice whose `field` (customer, currency or kind) changes while payments,
+    /// credit notes or disputes point at it: refused, naming the first five of them.
+    static func invoiceChangeBlocked(field: String) -> Check {
+        Check(field: field, sql: """
+            SELECT s.line, s.\(field)::text AS value,
+                   'cannot change \(field) of invoice ' || s.invoice_id || ' from ' || i.\(field) || ' to ' || s.\(field)
+                     || ' while ' || dependents.names
+                     || CASE WHEN dependents.total > 5 THEN ' and ' || (dependents.total - 5) || ' more' ELSE '' END
+                     || CASE WHEN dependents.total = 1 THEN ' applies' ELSE ' apply' END || ' to it' AS message
+            FROM import_rows s
+            JOIN encours.invoices i ON i.tenant_id = $1 AND i.invoice_id = s.invoice_id AND i.kind = 'invoice'
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS total, string_agg(name, ', ' ORDER BY name) FILTER (WHERE rank <= 5) AS names
+                FROM (
+                    SELECT name, row_number() OVER (ORDER BY name) AS rank FROM (
+                        SELECT 'payment ' || p.payment_id AS name FROM encours.payments p
+                        WHERE p.tenant_id = $1 AND p.invoice_id = i.invoice_id
+                        UNION ALL
+                        SELECT 'credit note ' || c.invoice_id FROM encours.invoices c
+                        WHERE c.tenant_id = $1 AND c.applies_to = i.invoice_id
+                        UNION ALL
+                        SELECT 'dispute ' || d.dispute_id FROM encours.disputes d
+                        WHERE d.tenant_id = $1 AND d.invoice_id = i.invoice_id
+                    ) named
+                ) ranked
+            ) dependents
+            WHERE s.\(field)::text IS DISTINCT FROM i.\(field)::text AND dependents.total > 0
+            ORDER BY s.line
+            """)
+    }
+
     /// Checks that need the ledger. RLS limits every table to the tenant; $1 is its id.
     var checks: [Check] {
         switch kind {
@@ -215,6 +249,19 @@ struct Staging {
                     WHERE s.kind = 'credit_note'
                       AND NOT EXISTS (SELECT 1 FROM import_rows t WHERE t.invoice_id = s.applies_to AND t.kind = 'invoice')
                       AND NOT EXISTS (SELECT 1 FROM encours.invoices i WHERE i.tenant_id = $1 AND i.invoice_id = s.applies_to AND i.kind = 'invoice')
+                    ORDER BY s.line
+                    """),
+                Self.invoiceChangeBlocked(field: "customer_id"),
+                Self.invoiceChangeBlocked(field: "currency"),
+                Self.invoiceChangeBlocked(field: "kind"),
+                Check(field: "customer_id", sql: """
+                    SELECT s.line, s.customer_id AS value,
+                           'credit note for invoice ' || s.applies_to || ' of customer ' || coalesce(t.customer_id, i.customer_id)
+                             || ', not ' || s.customer_id AS message
+                    FROM import_rows s
+                    LEFT JOIN import_rows t ON t.invoice_id = s.applies_to AND t.kind = 'invoice'
+                    LEFT JOIN encours.invoices i ON i.tenant_id = $1 AND i.invoice_id = s.applies_to
+                    WHERE s.kind = 'credit_note' AND s.customer_id <> coalesce(t.customer_id, i.customer_id)
                     ORDER BY s.line
                     """),
                 Check(field: "currency", sql: """
@@ -247,13 +294,16 @@ struct Staging {
                               AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.invoice_id = c.invoice_id)
                             UNION ALL
                             SELECT r.applies_to, r.amount_cents FROM import_rows r WHERE r.kind = 'credit_note'
+                            UNION ALL
+                            SELECT d.invoice_id, d.amount_cents FROM encours.disputes d
+                            WHERE d.tenant_id = $1 AND d.status <> 'resolved' AND d.amount_cents IS NOT NULL
                         ) x GROUP BY invoice_id
                     )
                     SELECT coalesce(target.line, (SELECT min(r.line) FROM import_rows r WHERE r.applies_to = target.invoice_id)) AS line,
                            NULL AS value,
-                           'payments and credit notes (' || to_char(reductions.reduced_cents / 100.0, 'FM999999999990.00')
+                           'payments, credit notes and open disputes (' || encours.format_cents(reductions.reduced_cents)
                              || ') exceed the amount of invoice ' || target.invoice_id
-                             || ' (' || to_char(target.amount_cents / 100.0, 'FM999999999990.00') || ')' AS message
+                             || ' (' || encours.format_cents(target.amount_cents) || ')' AS message
                     FROM target JOIN reductions USING (invoice_id)
                     WHERE reductions.reduced_cents > target.amount_cents
                     ORDER BY 1
@@ -287,9 +337,9 @@ struct Staging {
                     )
                     SELECT a.line, NULL AS value,
                            'payments to invoice ' || a.invoice_id || ' ('
-                             || to_char((a.staged_cents + other.paid) / 100.0, 'FM999999999990.00')
+                             || encours.format_cents(a.staged_cents + other.paid)
                              || ') exceed its balance before payments ('
-                             || to_char((b.amount_cents - b.credited_cents) / 100.0, 'FM999999999990.00') || ')' AS message
+                             || encours.format_cents(b.amount_cents - b.credited_cents) || ')' AS message
                     FROM applied a
                     JOIN encours.invoice_balances b ON b.tenant_id = $1 AND b.invoice_id = a.invoice_id
                     CROSS JOIN LATERAL (
@@ -310,8 +360,8 @@ struct Staging {
                     ORDER BY s.line
                     """),
                 Check(field: "amount", sql: """
-                    SELECT s.line, to_char(s.amount_cents / 100.0, 'FM999999999990.00') AS value,
-                           'more than the invoice balance (' || to_char(b.balance_cents / 100.0, 'FM999999999990.00') || ')' AS message
+                    SELECT s.line, encours.format_cents(s.amount_cents) AS value,
+                           'more than the invoice balance (' || encours.format_cents(b.balance_cents) || ')' AS message
                     FROM import_rows s
                     JOIN encours.invoice_balances b ON b.tenant_id = $1 AND b.invoice_id = s.invoice_id
                     WHERE s.amount_cents IS NOT NULL AND s.amount_cents > b.balance_cents

@@ -48,7 +48,8 @@ public struct WorkerConfiguration: Sendable {
     /// 1 (with batch = concurrency a second loop would only split the batches; see BENCHMARKS.md).
     public var claimConnections: Int
     /// The most finished jobs whose results wait to be recorded; claiming stops while the backlog
-    /// is full (default: `concurrency`).
+    /// is full (default: 4 × `concurrency`, at least 1,000: results are written in batches, and a
+    /// smaller bound stalls the claim loops behind every write).
     public var maximumUnrecorded: Int
     /// How often the database is pinged for `/healthz` (default 1 s).
     public var healthCheckInterval: Duration
@@ -100,7 +101,7 @@ public struct WorkerConfiguration: Sendable {
         self.handlerConnections = max(1, handlerConnections ?? concurrency)
         self.durableClaims = durableClaims
         self.claimConnections = max(1, claimConnections ?? Self.defaultClaimConnections(concurrency: concurrency, batchSize: batchSize))
-        self.maximumUnrecorded = max(1, maximumUnrecorded ?? concurrency)
+        self.maximumUnrecorded = max(1, maximumUnrecorded ?? max(4 * concurrency, 1_000))
         self.healthCheckInterval = healthCheckInterval
         self.healthStaleness = healthStaleness
     }

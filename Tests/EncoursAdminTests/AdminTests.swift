@@ -96,4 +96,48 @@ struct AdminTests {
             #expect(error.message.contains("not valid UTF-8 at byte 4"), "\(error.message)")
         }
     }
+
+    @Test("error messages show at most 200 characters of a value, on one line, and never a secret")
+    func errorMessagesAreSafe() throws {
+        for (key, value) in [
+            ("name", "Acme\u{1B}[31mRED"), ("name", "two\nlines"), ("name", String(repeating: "n", count: 201)),
+            ("name", "evil\u{202E}txt.exe"), ("smtp_from", String(repeating: "x", count: 5_000)),
+            ("webhook_secret", "short-secret"), ("max_concurrent_jobs", ""),
+        ] {
+            do {
+                try TenantSettings.validate(key: key, value: value)
+                Issue.record("accepted \(key)=\(value.prefix(30))")
+            } catch let error as AdminError {
+                #expect(!error.message.contains("\n"), "\(error.message)")
+                #expect(!error.message.contains("\u{1B}"), "\(error.message)")
+                #expect(error.message.count < 400, "\(error.message.count) characters")
+                if key == "webhook_secret" { #expect(!error.message.contains("short-secret"), "\(error.message)") }
+            }
+        }
+        try TenantSettings.validate(key: "name", value: "Société Générale d'Œuvres — مصنع 🏭")
+    }
+
+    @Test("importing a directory says so; an aging report in a currency the tenant does not use says so")
+    func ledgerCommandEdges() async throws {
+        try await TestDatabase.with { database in
+            try await database.withConnection { connection in
+                _ = try TenantAdmin.create(slug: "acme", name: "Acme", on: connection)
+                do {
+                    _ = try LedgerAdmin.importFile(kind: "customers", tenantSlug: "acme", path: NSTemporaryDirectory(), dryRun: false, on: connection)
+                    Issue.record("imported a directory")
+                } catch let error as AdminError {
+                    #expect(error.message.contains("is a directory"))
+                }
+                for (currency, expected) in [("xx", "invalid --currency \"xx\""), ("USD", "the tenant has no invoices in USD")] {
+                    do {
+                        _ = try LedgerAdmin.aging(tenantSlug: "acme", asOf: nil, currency: currency, on: connection)
+                        Issue.record("aging in \(currency) accepted")
+                    } catch {
+                        #expect("\(error)".contains(expected), "\(error)")
+                    }
+                }
+                _ = try LedgerAdmin.aging(tenantSlug: "acme", asOf: nil, currency: "EUR", on: connection)
+            }
+        }
+    }
 }

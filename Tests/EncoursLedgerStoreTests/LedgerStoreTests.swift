@@ -129,7 +129,7 @@ struct LedgerStoreTests {
             #expect(problems.contains { $0.hasSuffix("inv.csv:2: customer_id: unknown customer (\"C999\")") }, "\(problems)")
             #expect(problems.contains { $0.hasSuffix("inv.csv:4: applies_to: no invoice with this id (\"NOPE\")") }, "\(problems)")
             #expect(problems.contains { $0.contains("inv.csv:5: currency: credit note in EUR for an invoice in USD") }, "\(problems)")
-            #expect(problems.contains { $0.contains("inv.csv:6: amount: payments and credit notes (2500.00) exceed the amount of invoice F2026-003 (2000.00)") }, "\(problems)")
+            #expect(problems.contains { $0.contains("inv.csv:6: amount: payments, credit notes and open disputes (2500.00) exceed the amount of invoice F2026-003 (2000.00)") }, "\(problems)")
 
             let payments = """
                 payment_id,customer_id,received_on,amount,invoice_id,currency

@@ -168,7 +168,7 @@ struct PostgresClientTests {
                 try await pool.withConnection { connection in
                     try connection.execute("BEGIN")
                     try connection.execute("CREATE TABLE leaked (id int)")
-                    try connection.query("SELECT set_config('encours.tenant_id', '42', true)")
+                    try connection.query("SELECT set_config('test.tenant_id', '42', true)")
                     try connection.execute("SET LOCAL ROLE encours_test_role")
                     throw Failure()
                 }
@@ -182,7 +182,7 @@ struct PostgresClientTests {
             }
             let (status, user, tenant, leaked) = try await pool.withConnection { connection in
                 (connection.transactionStatus, try connection.query("SELECT current_user::text").decode(String.self, row: 0, column: 0),
-                 try connection.query("SELECT coalesce(current_setting('encours.tenant_id', true), '')").decode(String.self, row: 0, column: 0),
+                 try connection.query("SELECT coalesce(current_setting('test.tenant_id', true), '')").decode(String.self, row: 0, column: 0),
                  try connection.query("SELECT to_regclass('leaked') IS NOT NULL").decode(Bool.self, row: 0, column: 0))
             }
             #expect(status == .idle)

@@ -252,7 +252,7 @@ struct ScopedHandler: JobHandler {
         let seen = self.seen
         try await context.transaction { transaction in
             let connection = transaction.connection
-            let row = try connection.query("SELECT current_user::text, current_setting('encours.tenant_id')").rows[0]
+            let row = try connection.query("SELECT current_user::text, encours.current_tenant_id()::text").rows[0]
             let visible = Set(try connection.query("SELECT DISTINCT tenant_id FROM encours.jobs").rows.map { try $0.decode(0, as: Int64.self) })
             seen.add(.init(role: try row.decode(0), tenant: try row.decode(1), visibleTenants: visible))
             try connection.query("INSERT INTO public.effects (job_id) VALUES ($1)", [transaction.job.id])

@@ -339,7 +339,8 @@ struct QueueEngineTests {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
             let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 60000}"#)])
-            var configuration = testConfiguration(lease: .seconds(3))
+            // A lease a loaded machine can keep renewing (heartbeats every 2 s).
+            var configuration = testConfiguration(lease: .seconds(6))
             configuration.shutdownGracePeriod = .milliseconds(100)
             let workerID = configuration.workerID
             try await withWorker(database, configuration) { _ in
@@ -349,7 +350,7 @@ struct QueueEngineTests {
                 #expect(entry.running == 1)
                 #expect(entry.pid == Int(ProcessInfo.processInfo.processIdentifier))
                 // The heartbeat moves forward.
-                try await eventually(database, timeout: .seconds(5)) { connection in
+                try await eventually(database, timeout: .seconds(15)) { connection in
                     try QueueStats.fetch(on: connection).workers.first { $0.id == workerID }.map { $0.lastHeartbeatAt > entry.lastHeartbeatAt } ?? false
                 }
             }

@@ -35,6 +35,8 @@ for (name, system), results in sorted(runs.items()):
         text = (f"{r['rate']:,.0f} jobs/s overall; first tenth {r['first_tenth_rate']:,.0f}/s, last tenth "
                 f"{r['last_tenth_rate']:,.0f}/s ({100 * r['last_over_first']:.0f}%); jobs table afterwards "
                 f"{r['table_total_bytes'] / 1048576:.1f} MB with indexes, {r['rows_left']:,} rows")
+    elif name.startswith("balances-"):
+        text = f"{results[0]['invoices']:,} invoices in {figure(results, 'seconds', 2)} s"
     elif name == "import-invoices":
         text = (f"{results[0]['rows']:,} rows in {figure(results, 'seconds', 1)} s "
                 f"({figure(results, 'rate')} rows/s); CLI peak RSS {figure(results, 'peak_rss_mb', 1)} MB")

@@ -2,7 +2,8 @@
 
 usage: gen_ledger.py DIR CUSTOMERS INVOICES
 Customers: `;`-separated, BOM, CRLF. Invoices: DD/MM/YYYY dates, decimal commas with
-non-breaking-space thousands separators, a credit note every 50th row.
+non-breaking-space thousands separators, a credit note every 50th row. Payments: half of
+every third invoice, paid 20 days after issue.
 """
 import random
 import sys
@@ -15,6 +16,8 @@ with open(f"{directory}/customers.csv", "w", encoding="utf-8", newline="") as ou
     for n in range(customers):
         out.write(f'C{n:06d};"Société {n}; Fils & Cie";compta{n}@exemple.fr;fr;30;50\u00a0000,00;non\r\n')
 start = date(2026, 1, 1)
+payments = open(f"{directory}/payments.csv", "w", encoding="utf-8", newline="")
+payments.write("payment_id;customer_id;received_on;amount;invoice_id\r\n")
 with open(f"{directory}/invoices.csv", "w", encoding="utf-8", newline="") as out:
     out.write("invoice_id;customer_id;issue_date;due_date;amount;currency;kind;applies_to\r\n")
     for n in range(invoices):
@@ -27,3 +30,8 @@ with open(f"{directory}/invoices.csv", "w", encoding="utf-8", newline="") as out
             out.write(f"A{n:08d};C{(n - 1) % customers:06d};{issued:%d/%m/%Y};{issued:%d/%m/%Y};1,00;EUR;credit_note;F{n - 1:08d}\r\n")
         else:
             out.write(f"F{n:08d};{customer};{issued:%d/%m/%Y};{due:%d/%m/%Y};{amount};EUR;invoice;\r\n")
+            if n % 3 == 0:
+                half = cents // 2
+                paid_on = issued + timedelta(days=20)
+                payments.write(f"P{n:08d};{customer};{paid_on:%d/%m/%Y};{half // 100},{half % 100:02d};F{n:08d}\r\n")
+payments.close()

@@ -100,14 +100,15 @@ LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
-    v_kinds       TEXT[];
+    v_kind        TEXT;
     v_heads       BIGINT[];
-    v_candidates  BIGINT[];
     v_candidate   BIGINT;
     v_room        INTEGER;
     v_low         BIGINT;
     v_high        BIGINT;
     v_sweep       INTEGER;
+    v_index       INTEGER;
+    v_found       BOOLEAN;
     -- The claimable tenants in visit order, how many jobs each may still give, and whether it may give more.
     v_tenants     BIGINT[] := '{}';
     v_rooms       INTEGER[] := '{}';
@@ -121,35 +122,42 @@ DECLARE
     v_left        INTEGER;
     v_claimed     INTEGER;
     v_open_count  INTEGER;
-    v_position    INTEGER;
+    v_rank        INTEGER;
+    v_count       INTEGER;
 BEGIN
-    IF p_limit <= 0 OR p_kinds IS NULL THEN
-        RETURN;
-    END IF;
-    SELECT coalesce(array_agg(DISTINCT k ORDER BY k), '{}') INTO v_kinds FROM unnest(p_kinds) AS k WHERE k IS NOT NULL;
-    IF cardinality(v_kinds) = 0 THEN
+    -- Only the statements that read tables are SQL; the bookkeeping on these small arrays is
+    -- plpgsql expressions, which are not planned per call (each planned statement costs more
+    -- than the probe it makes).
+    v_count := coalesce(cardinality(p_kinds), 0);
+    IF p_limit <= 0 OR v_count = 0 THEN
         RETURN;
     END IF;
 
     IF p_tenants IS NOT NULL THEN
         -- Listed tenants, rotated to start after the cursor.
-        SELECT coalesce(array_agg(t ORDER BY (t <= p_cursor), t), '{}') INTO v_candidates
-        FROM (SELECT DISTINCT t FROM unnest(p_tenants) AS t WHERE t IS NOT NULL
-              AND (p_exclude IS NULL OR t <> ALL (p_exclude))) listed;
-        FOREACH v_candidate IN ARRAY v_candidates LOOP
+        FOREACH v_candidate IN ARRAY ARRAY(
+            SELECT listed.t FROM (
+                SELECT DISTINCT t FROM unnest(p_tenants) AS t
+                WHERE t IS NOT NULL AND (p_exclude IS NULL OR t <> ALL (p_exclude))
+            ) listed
+            ORDER BY (listed.t <= p_cursor), listed.t)
+        LOOP
             EXIT WHEN cardinality(v_tenants) >= p_limit;
-            CONTINUE WHEN NOT EXISTS (
-                SELECT 1 FROM unnest(v_kinds) AS k WHERE EXISTS (
-                    SELECT 1 FROM encours.jobs j WHERE j.state = 'available' AND j.kind = k AND j.tenant_id = v_candidate));
-            v_room := encours.claim_room(v_candidate, p_limit);
-            CONTINUE WHEN v_room <= 0;
-            v_tenants := v_tenants || v_candidate;
-            v_rooms := v_rooms || v_room;
-            v_open := v_open || true;
-            SELECT v_pair_at || coalesce(array_agg(cardinality(v_tenants)), '{}'), v_pair_kind || coalesce(array_agg(k), '{}')
-            INTO v_pair_at, v_pair_kind
-            FROM unnest(v_kinds) AS k
-            WHERE EXISTS (SELECT 1 FROM encours.jobs j WHERE j.state = 'available' AND j.kind = k AND j.tenant_id = v_candidate);
+            v_found := false;
+            FOREACH v_kind IN ARRAY p_kinds LOOP
+                IF EXISTS (SELECT 1 FROM encours.jobs j WHERE j.state = 'available' AND j.kind = v_kind AND j.tenant_id = v_candidate) THEN
+                    IF NOT v_found THEN
+                        v_room := encours.claim_room(v_candidate, p_limit);
+                        EXIT WHEN v_room <= 0;
+                        v_tenants := v_tenants || v_candidate;
+                        v_rooms := v_rooms || v_room;
+                        v_open := v_open || true;
+                        v_found := true;
+                    END IF;
+                    v_pair_at := v_pair_at || cardinality(v_tenants);
+                    v_pair_kind := v_pair_kind || v_kind;
+                END IF;
+            END LOOP;
         END LOOP;
     ELSE
         -- Sweep 1: tenants after the cursor; sweep 2: wrap around to those at or before it.
@@ -163,14 +171,21 @@ BEGIN
                 v_high := p_cursor;
             END IF;
             -- Each kind's next tenant with available jobs: one seek each.
-            SELECT array_agg((SELECT j.tenant_id FROM encours.jobs j
-                              WHERE j.state = 'available' AND j.kind = u.k AND j.tenant_id > v_low
-                                AND (v_high IS NULL OR j.tenant_id <= v_high)
-                              ORDER BY j.tenant_id LIMIT 1) ORDER BY u.n)
-            INTO v_heads FROM unnest(v_kinds) WITH ORDINALITY AS u (k, n);
+            v_heads := '{}';
+            FOREACH v_kind IN ARRAY p_kinds LOOP
+                v_heads := v_heads || (SELECT j.tenant_id FROM encours.jobs j
+                                       WHERE j.state = 'available' AND j.kind = v_kind AND j.tenant_id > v_low
+                                         AND (v_high IS NULL OR j.tenant_id <= v_high)
+                                       ORDER BY j.tenant_id LIMIT 1);
+            END LOOP;
             LOOP
                 EXIT WHEN cardinality(v_tenants) >= p_limit;
-                SELECT min(h) INTO v_candidate FROM unnest(v_heads) AS h;
+                v_candidate := NULL;
+                FOR v_index IN 1..v_count LOOP
+                    IF v_heads[v_index] IS NOT NULL AND (v_candidate IS NULL OR v_heads[v_index] < v_candidate) THEN
+                        v_candidate := v_heads[v_index];
+                    END IF;
+                END LOOP;
                 EXIT WHEN v_candidate IS NULL;
                 IF p_exclude IS NULL OR v_candidate <> ALL (p_exclude) THEN
                     v_room := encours.claim_room(v_candidate, p_limit);
@@ -178,39 +193,51 @@ BEGIN
                         v_tenants := v_tenants || v_candidate;
                         v_rooms := v_rooms || v_room;
                         v_open := v_open || true;
-                        SELECT v_pair_at || array_agg(cardinality(v_tenants)), v_pair_kind || array_agg(v_kinds[u.n] ORDER BY u.n)
-                        INTO v_pair_at, v_pair_kind
-                        FROM unnest(v_heads) WITH ORDINALITY AS u (h, n) WHERE u.h = v_candidate;
+                        FOR v_index IN 1..v_count LOOP
+                            IF v_heads[v_index] = v_candidate THEN
+                                v_pair_at := v_pair_at || cardinality(v_tenants);
+                                v_pair_kind := v_pair_kind || p_kinds[v_index];
+                            END IF;
+                        END LOOP;
                     END IF;
                 END IF;
                 -- Move the heads at this tenant to their kind's next tenant: one seek each.
-                SELECT array_agg(CASE WHEN u.h = v_candidate THEN
-                                     (SELECT j.tenant_id FROM encours.jobs j
-                                      WHERE j.state = 'available' AND j.kind = v_kinds[u.n] AND j.tenant_id > v_candidate
-                                        AND (v_high IS NULL OR j.tenant_id <= v_high)
-                                      ORDER BY j.tenant_id LIMIT 1)
-                                 ELSE u.h END ORDER BY u.n)
-                INTO v_heads FROM unnest(v_heads) WITH ORDINALITY AS u (h, n);
+                FOR v_index IN 1..v_count LOOP
+                    IF v_heads[v_index] = v_candidate THEN
+                        v_heads[v_index] := (SELECT j.tenant_id FROM encours.jobs j
+                                             WHERE j.state = 'available' AND j.kind = p_kinds[v_index] AND j.tenant_id > v_candidate
+                                               AND (v_high IS NULL OR j.tenant_id <= v_high)
+                                             ORDER BY j.tenant_id LIMIT 1);
+                    END IF;
+                END LOOP;
             END LOOP;
         END LOOP;
     END IF;
 
-    IF cardinality(v_tenants) = 0 THEN
+    v_count := cardinality(v_tenants);
+    IF v_count = 0 THEN
         RETURN;
     END IF;
 
     v_left := p_limit;
-    v_taken := array_fill(0, ARRAY[cardinality(v_tenants)]);
+    v_taken := array_fill(0, ARRAY[v_count]);
     LOOP
-        SELECT count(*) INTO v_open_count FROM unnest(v_open) AS o WHERE o;
+        v_open_count := 0;
+        FOR v_index IN 1..v_count LOOP
+            IF v_open[v_index] THEN v_open_count := v_open_count + 1; END IF;
+        END LOOP;
         EXIT WHEN v_left <= 0 OR v_open_count = 0;
-        -- Equal shares of what is left among the open tenants, capped by each one's room.
-        SELECT array_agg(CASE WHEN s.open THEN least(s.room, v_left / v_open_count + CASE WHEN s.rank <= v_left % v_open_count THEN 1 ELSE 0 END)
-                              ELSE 0 END ORDER BY s.position)
-        INTO v_shares
-        FROM (SELECT u.position, u.open, u.room,
-                     count(*) FILTER (WHERE u.open) OVER (ORDER BY u.position) AS rank
-              FROM unnest(v_open, v_rooms) WITH ORDINALITY AS u (open, room, position)) s;
+        -- Equal shares of what is left among the open tenants (the first in visit order get one
+        -- more when it does not divide), capped by each one's room.
+        v_shares := array_fill(0, ARRAY[v_count]);
+        v_rank := 0;
+        FOR v_index IN 1..v_count LOOP
+            IF v_open[v_index] THEN
+                v_rank := v_rank + 1;
+                v_shares[v_index] := least(v_rooms[v_index],
+                    v_left / v_open_count + CASE WHEN v_rank <= v_left % v_open_count THEN 1 ELSE 0 END);
+            END IF;
+        END LOOP;
 
         -- The jobs are picked (and locked) first, then updated by primary key: a join here lets
         -- the planner hash the whole table when it misjudges how many rows the picks return.
@@ -254,13 +281,13 @@ BEGIN
                    GROUP BY j.tenant_id) g ON g.tenant_id = t.tenant_id;
         -- A tenant that gave less than its share has no more (or others hold it); one that
         -- used its room is done too. The others share what is left in the next round.
-        FOR v_position IN 1..cardinality(v_tenants) LOOP
-            IF v_shares[v_position] > 0 THEN
-                v_room := v_got[v_position] - v_taken[v_position];
-                v_rooms[v_position] := v_rooms[v_position] - v_room;
-                v_taken[v_position] := v_got[v_position];
-                IF v_room < v_shares[v_position] OR v_rooms[v_position] <= 0 THEN
-                    v_open[v_position] := false;
+        FOR v_index IN 1..v_count LOOP
+            IF v_shares[v_index] > 0 THEN
+                v_room := v_got[v_index] - v_taken[v_index];
+                v_rooms[v_index] := v_rooms[v_index] - v_room;
+                v_taken[v_index] := v_got[v_index];
+                IF v_room < v_shares[v_index] OR v_rooms[v_index] <= 0 THEN
+                    v_open[v_index] := false;
                 END IF;
             END IF;
         END LOOP;

@@ -236,6 +236,12 @@ struct RowReader {
                 value: String(decoding: value, as: UTF8.self))
             return nil
         }
+        if cents > Money.maximumRowCents {
+            report(
+                column, .valueOutOfRange, "too large: the most one row may hold is \(Money.decimalString(cents: Money.maximumRowCents))",
+                value: String(decoding: value, as: UTF8.self))
+            return nil
+        }
         return cents
     }
 
