@@ -330,24 +330,34 @@ struct Staging {
                     WHERE s.currency <> i.currency
                     ORDER BY s.line
                     """),
+                // Set-based, restricted to the invoices the file pays: the balances view joined per
+                // staged row would aggregate the whole ledger once per row.
                 Check(field: "amount", sql: """
                     WITH applied AS (
                         SELECT s.invoice_id, sum(s.amount_cents) AS staged_cents, max(s.line) AS line
                         FROM import_rows s WHERE s.invoice_id IS NOT NULL GROUP BY s.invoice_id
+                    ),
+                    other AS (
+                        SELECT p.invoice_id, sum(p.amount_cents) AS paid FROM encours.payments p
+                        WHERE p.tenant_id = $1 AND p.invoice_id IN (SELECT invoice_id FROM applied)
+                          AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.payment_id = p.payment_id)
+                        GROUP BY p.invoice_id
+                    ),
+                    credited AS (
+                        SELECT c.applies_to AS invoice_id, sum(c.amount_cents) AS credited FROM encours.invoices c
+                        WHERE c.tenant_id = $1 AND c.applies_to IN (SELECT invoice_id FROM applied)
+                        GROUP BY c.applies_to
                     )
                     SELECT a.line, NULL AS value,
                            'payments to invoice ' || a.invoice_id || ' ('
-                             || encours.format_cents(a.staged_cents + other.paid)
+                             || encours.format_cents(a.staged_cents + coalesce(o.paid, 0))
                              || ') exceed its balance before payments ('
-                             || encours.format_cents(b.amount_cents - b.credited_cents) || ')' AS message
+                             || encours.format_cents(i.amount_cents - coalesce(c.credited, 0)) || ')' AS message
                     FROM applied a
-                    JOIN encours.invoice_balances b ON b.tenant_id = $1 AND b.invoice_id = a.invoice_id
-                    CROSS JOIN LATERAL (
-                        SELECT coalesce(sum(p.amount_cents), 0) AS paid FROM encours.payments p
-                        WHERE p.tenant_id = $1 AND p.invoice_id = a.invoice_id
-                          AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.payment_id = p.payment_id)
-                    ) other
-                    WHERE a.staged_cents + other.paid > b.amount_cents - b.credited_cents
+                    JOIN encours.invoices i ON i.tenant_id = $1 AND i.invoice_id = a.invoice_id AND i.kind = 'invoice'
+                    LEFT JOIN other o ON o.invoice_id = a.invoice_id
+                    LEFT JOIN credited c ON c.invoice_id = a.invoice_id
+                    WHERE a.staged_cents + coalesce(o.paid, 0) > i.amount_cents - coalesce(c.credited, 0)
                     ORDER BY a.line
                     """),
             ]
@@ -360,11 +370,23 @@ struct Staging {
                     ORDER BY s.line
                     """),
                 Check(field: "amount", sql: """
+                    WITH disputed AS (SELECT DISTINCT invoice_id FROM import_rows WHERE amount_cents IS NOT NULL),
+                    paid AS (
+                        SELECT p.invoice_id, sum(p.amount_cents) AS cents FROM encours.payments p
+                        WHERE p.tenant_id = $1 AND p.invoice_id IN (SELECT invoice_id FROM disputed) GROUP BY p.invoice_id
+                    ),
+                    credited AS (
+                        SELECT c.applies_to AS invoice_id, sum(c.amount_cents) AS cents FROM encours.invoices c
+                        WHERE c.tenant_id = $1 AND c.applies_to IN (SELECT invoice_id FROM disputed) GROUP BY c.applies_to
+                    )
                     SELECT s.line, encours.format_cents(s.amount_cents) AS value,
-                           'more than the invoice balance (' || encours.format_cents(b.balance_cents) || ')' AS message
+                           'more than the invoice balance ('
+                             || encours.format_cents(i.amount_cents - coalesce(p.cents, 0) - coalesce(c.cents, 0)) || ')' AS message
                     FROM import_rows s
-                    JOIN encours.invoice_balances b ON b.tenant_id = $1 AND b.invoice_id = s.invoice_id
-                    WHERE s.amount_cents IS NOT NULL AND s.amount_cents > b.balance_cents
+                    JOIN encours.invoices i ON i.tenant_id = $1 AND i.invoice_id = s.invoice_id AND i.kind = 'invoice'
+                    LEFT JOIN paid p ON p.invoice_id = s.invoice_id
+                    LEFT JOIN credited c ON c.invoice_id = s.invoice_id
+                    WHERE s.amount_cents IS NOT NULL AND s.amount_cents > i.amount_cents - coalesce(p.cents, 0) - coalesce(c.cents, 0)
                     ORDER BY s.line
                     """),
             ]

@@ -18,7 +18,14 @@ public actor PostgresSession {
     /// The open connection's cancel handle, made once per connection.
     private var cancelHandle: PostgresCancelHandle?
     /// The running statement's cancel handle, reachable from any thread.
-    private nonisolated let running = Mutex<PostgresCancelHandle?>(nil)
+    private nonisolated let running = Mutex(Running())
+
+    /// The running call's cancel handle, and whether its task was cancelled, under one lock so a
+    /// cancellation is never missed between installing the handler and starting the statement.
+    private struct Running: Sendable {
+        var handle: PostgresCancelHandle?
+        var cancelled = false
+    }
     /// The connection string this session connects with.
     public nonisolated let connectionString: String
     /// Statements run on every new connection (session settings), if any.
@@ -56,8 +63,12 @@ public actor PostgresSession {
         let connection = try liveConnection()
         return try await withTaskCancellationHandler {
             let handle = cancelHandle
-            running.withLock { $0 = handle }
-            defer { running.withLock { $0 = nil } }
+            let cancelled = running.withLock { running -> Bool in
+                running.handle = handle
+                return running.cancelled
+            }
+            defer { running.withLock { $0 = Running() } }
+            if cancelled { throw CancellationError() }
             do {
                 let value = try body(connection)
                 restoreClean(connection)
@@ -72,7 +83,10 @@ public actor PostgresSession {
                 throw error
             }
         } onCancel: {
-            running.withLock { handle in _ = handle?.cancelStatement() }
+            running.withLock { running in
+                running.cancelled = true
+                _ = running.handle?.cancelStatement()
+            }
         }
     }
 
