@@ -12,9 +12,11 @@ public struct JobContext: Sendable {
     let pool: PostgresPool
     let workerID: String
     let lease: Duration
-    let attempt: AttemptTracker
+    /// The worker's record of this attempt: its transactions renew its local lease deadline and
+    /// note a completion there.
+    let attempt: HeldJob
 
-    init(job: Job, logger: Logger, pool: PostgresPool, workerID: String, lease: Duration, attempt: AttemptTracker) {
+    init(job: Job, logger: Logger, pool: PostgresPool, workerID: String, lease: Duration, attempt: HeldJob) {
         self.job = job
         self.logger = logger
         self.pool = pool
@@ -70,7 +72,7 @@ public final class JobTransaction {
 
     @available(*, noasync)
     static func run<T>(
-        job: Job, workerID: String, lease: Duration, attempt: AttemptTracker, on connection: PostgresConnection,
+        job: Job, workerID: String, lease: Duration, attempt: HeldJob, on connection: PostgresConnection,
         _ body: (JobTransaction) throws -> T
     ) throws -> T {
         let sent = ContinuousClock.now
@@ -114,27 +116,6 @@ public final class JobTransaction {
             throw error
         }
     }
-}
-
-/// What an attempt's fenced transactions tell the worker: lease renewals and a completion.
-final class AttemptTracker: Sendable {
-    private struct State {
-        var completedInTransaction = false
-    }
-    private let state = Mutex(State())
-    private let onRenewal: @Sendable (ContinuousClock.Instant) -> Void
-
-    init(onRenewal: @escaping @Sendable (ContinuousClock.Instant) -> Void) {
-        self.onRenewal = onRenewal
-    }
-
-    /// The lease was extended by a statement sent at `instant`.
-    func renewed(at instant: ContinuousClock.Instant) { onRenewal(instant) }
-
-    func markCompletedInTransaction() { state.withLock { $0.completedInTransaction = true } }
-
-    /// True once a transaction of this attempt committed the job's completion.
-    var completedInTransaction: Bool { state.withLock { $0.completedInTransaction } }
 }
 
 /// Runs jobs of one kind.

@@ -215,7 +215,8 @@ struct FencingTests {
             _ = try await database.withConnection { try JobQueue.cancel(id: ids[1], on: $0) }
             let pool = PostgresPool(connectionString: database.url, size: 1)
             for job in jobs.sorted(by: { $0.id < $1.id }) {
-                let context = JobContext(job: job, logger: quietLogger, pool: pool, workerID: "W", lease: .seconds(30), attempt: AttemptTracker { _ in })
+                let held = HeldJob(id: job.id, attempt: job.attempt, tenantID: job.tenantID, kind: job.kind, lease: .seconds(30), claimedAt: .now)
+                let context = JobContext(job: job, logger: quietLogger, pool: pool, workerID: "W", lease: .seconds(30), attempt: held)
                 do {
                     try await context.transaction { transaction in
                         try transaction.connection.query("INSERT INTO public.effects (job_id) VALUES ($1)", [transaction.job.id])

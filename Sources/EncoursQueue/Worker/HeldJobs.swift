@@ -32,6 +32,8 @@ final class HeldJob: Sendable {
         var task: TaskHandle?
         /// When the lease, as last renewed, lapses by this process's clock.
         var deadline: ContinuousClock.Instant
+        /// A transaction of the attempt committed the job's completion.
+        var completedInTransaction = false
     }
 
     let id: Int64
@@ -56,6 +58,12 @@ final class HeldJob: Sendable {
 
     /// Why the job was stopped, if it was.
     var stopReason: StopReason? { state.withLock { $0.reason } }
+
+    /// True once a transaction of this attempt committed the job's completion.
+    var completedInTransaction: Bool { state.withLock { $0.completedInTransaction } }
+
+    /// A transaction of this attempt committed the job's completion: nothing is left to record.
+    func markCompletedInTransaction() { state.withLock { $0.completedInTransaction = true } }
 
     /// The lease was extended by a statement sent at `instant` (never moves the deadline back).
     func renewed(at instant: ContinuousClock.Instant) {

@@ -196,9 +196,8 @@ final class JobProducer: Service, Sendable {
     }
 
     private func executeWithMetadata(_ job: Job, entry: HeldJob) async {
-        let tracker = AttemptTracker { [entry] instant in entry.renewed(at: instant) }
         let context = JobContext(
-            job: job, logger: logger, pool: pool, workerID: configuration.workerID, lease: configuration.lease, attempt: tracker)
+            job: job, logger: logger, pool: pool, workerID: configuration.workerID, lease: configuration.lease, attempt: entry)
         let started = ContinuousClock.now
 
         // The job runs in this child task; `jobs cancel`, a lost lease or the end of the grace
@@ -216,7 +215,7 @@ final class JobProducer: Service, Sendable {
         let elapsed = ContinuousClock.now - started
         let reason = entry.stopReason
 
-        if tracker.completedInTransaction {
+        if entry.completedInTransaction {
             // Its own transaction recorded it.
             held.release([job.id])
             metrics.recordFinished(kind: job.kind, state: .completed, duration: elapsed)
