@@ -38,12 +38,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("database-url"), help: "libpq connection string or URI (default: $ENCOURS_DATABASE_URL, then $DATABASE_URL).")
     var databaseURL: String?
 
-    /// Connects on a dedicated thread, so the CLI never blocks Swift's cooperative pool.
-    func session() async throws -> PostgresSession {
-        let url = try DatabaseURL.resolve(flag: databaseURL, environment: ProcessInfo.processInfo.environment)
-        let session = PostgresSession(connectionString: url, name: "encours-cli")
-        try await session.connect()
-        return session
+    /// The connection string, from the flag or the environment.
+    func url() throws -> String {
+        try DatabaseURL.resolve(flag: databaseURL, environment: ProcessInfo.processInfo.environment)
     }
 
     /// Runs `body` with a connection and turns any failure into a one-line error and exit status 1.
@@ -60,16 +57,10 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Like ``run(_:)``, but throws the failure for the caller to report.
     func perform<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await Interruption.cancelOnSignal {
-                let session = try await session()
-                do {
-                    let value = try await session.withConnection(body)
-                    await session.close()
-                    return value
-                } catch {
-                    await session.close()
-                    throw error
-                }
+        // A dedicated thread runs libpq, so the CLI never blocks Swift's cooperative pool.
+        let url = try url()
+        return try await Interruption.cancelOnSignal {
+            try await PostgresSession.once(connectionString: url, name: "encours-cli", body)
         }
     }
 }

@@ -107,9 +107,9 @@ struct QueueCommand: AsyncParsableCommand {
                 maxLapsedLeases: maxLapsedLeases, maxLapseSeconds: maxLapseSeconds)
             let stats: QueueStats
             do {
-                let session = try await database.session()
-                stats = try await session.withConnection { try QueueStats.fetch(on: $0) }
-                await session.close()
+                stats = try await PostgresSession.once(connectionString: try database.url(), name: "encours-cli") {
+                    try QueueStats.fetch(on: $0)
+                }
             } catch {
                 print("ENCOURS QUEUE UNKNOWN - \(ErrorMessage.line(for: error))")
                 throw ExitCode(3)

@@ -90,6 +90,23 @@ public actor PostgresSession {
         }
     }
 
+    /// Opens a session, runs `body` once with its connection, and closes it whether `body`
+    /// returns or throws: for a command or a check that needs one connection for one job.
+    public static func once<T: Sendable>(
+        connectionString: String, name: String, options: PostgresConnectionOptions = .standard,
+        _ body: @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        let session = PostgresSession(connectionString: connectionString, name: name, options: options)
+        do {
+            let value = try await session.withConnection(body)
+            await session.close()
+            return value
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
     /// Runs `body` in a transaction on the session's thread.
     public func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await withConnection { try $0.transaction(body) }

@@ -47,21 +47,17 @@ public struct TestDatabase: Sendable {
         let admin = try adminURL()
         let template = try await Template.shared.name(adminURL: admin)
         let name = "encours_test_\(ProcessInfo.processInfo.processIdentifier)_\(UInt32.random(in: 0..<UInt32.max))"
-        let session = PostgresSession(connectionString: admin, name: "test-admin")
-        try await session.withConnection { connection in
+        try await PostgresSession.once(connectionString: admin, name: "test-admin") { connection in
             try connection.execute("CREATE DATABASE \(PostgresConnection.quoteIdentifier(name)) TEMPLATE \(PostgresConnection.quoteIdentifier(template))")
         }
-        await session.close()
         return TestDatabase(url: url(admin, database: name), name: name)
     }
 
     func drop() async throws {
-        let session = PostgresSession(connectionString: try Self.adminURL(), name: "test-admin")
         let name = self.name
-        try await session.withConnection { connection in
+        try await PostgresSession.once(connectionString: try Self.adminURL(), name: "test-admin") { connection in
             try connection.execute("DROP DATABASE IF EXISTS \(PostgresConnection.quoteIdentifier(name)) WITH (FORCE)")
         }
-        await session.close()
     }
 
     /// A new session on this database.
@@ -71,15 +67,7 @@ public struct TestDatabase: Sendable {
 
     /// Runs `body` on a fresh connection to this database.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        let session = session()
-        do {
-            let value = try await session.withConnection(body)
-            await session.close()
-            return value
-        } catch {
-            await session.close()
-            throw error
-        }
+        try await PostgresSession.once(connectionString: url, name: "test", body)
     }
 
     /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
@@ -152,22 +140,18 @@ extension TestDatabase {
     /// database is gone (a server outage or a network cut) until ``reopen()``.
     public func cutOff() async throws {
         let name = self.name
-        let admin = PostgresSession(connectionString: try Self.adminURL(), name: "test-admin")
-        try await admin.withConnection { connection in
+        try await PostgresSession.once(connectionString: try Self.adminURL(), name: "test-admin") { connection in
             try connection.execute("ALTER DATABASE \(PostgresConnection.quoteIdentifier(name)) ALLOW_CONNECTIONS false")
             try connection.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [name])
         }
-        await admin.close()
     }
 
     /// Lets clients connect again after ``cutOff()``.
     public func reopen() async throws {
         let name = self.name
-        let admin = PostgresSession(connectionString: try Self.adminURL(), name: "test-admin")
-        try await admin.withConnection { connection in
+        try await PostgresSession.once(connectionString: try Self.adminURL(), name: "test-admin") { connection in
             try connection.execute("ALTER DATABASE \(PostgresConnection.quoteIdentifier(name)) ALLOW_CONNECTIONS true")
         }
-        await admin.close()
     }
 
     /// One integer from a query (a count, typically).

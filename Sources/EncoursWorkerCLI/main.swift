@@ -89,17 +89,10 @@ struct EncoursWorker: AsyncParsableCommand {
         let excludedIDs: [Int64]?
         do {
             url = try DatabaseURL.resolve(flag: databaseURL, environment: ProcessInfo.processInfo.environment)
-            let session = PostgresSession(connectionString: url, name: "encours-startup")
             let (included, excluded) = (tenants.map(Self.split), excludeTenants.map(Self.split))
-            do {
-                (tenantIDs, excludedIDs) = try await session.withConnection { connection in
-                    (try included.map { try TenantStore.ids(slugs: $0, on: connection) },
-                     try excluded.map { try TenantStore.ids(slugs: $0, on: connection) })
-                }
-                await session.close()
-            } catch {
-                await session.close()
-                throw error
+            (tenantIDs, excludedIDs) = try await PostgresSession.once(connectionString: url, name: "encours-startup") { connection in
+                (try included.map { try TenantStore.ids(slugs: $0, on: connection) },
+                 try excluded.map { try TenantStore.ids(slugs: $0, on: connection) })
             }
         } catch {
             Self.fail(error)
