@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // libpq, the PostgreSQL C client library (Debian: libpq-dev).
@@ -26,10 +28,27 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
         ),
+        // libcurl, the C transfer library used for SMTP and HTTP (Debian: libcurl4-openssl-dev).
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+        // A serial executor on a dedicated OS thread, for blocking C calls (libpq, libcurl).
+        .target(name: "EncoursThreads"),
         // A Swift wrapper over libpq; knows nothing of jobs.
         .target(
             name: "EncoursPostgres",
-            dependencies: ["CLibPQ"]
+            dependencies: ["CLibPQ", "EncoursThreads"]
+        ),
+        // Delivery transports with no database: email over SMTP (libcurl), signed webhooks
+        // (libcurl, HMAC-SHA256 from swift-crypto) and letters written to an outbox folder.
+        .target(
+            name: "EncoursDelivery",
+            dependencies: [
+                "CCurl", "EncoursThreads",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // The numbered SQL migrations of sql/migrations, embedded in the binaries.
         .target(
@@ -64,6 +83,12 @@ let package = Package(
         // Receivables rules and CSV parsing: pure Swift, no database (money, dates, import rows).
         // Its byte-level CSV reader replaces CSV.swift, measured too slow and lossy (see README).
         .target(name: "EncoursLedger"),
+        // Reminder documents: Mustache templates in French and English for each dunning level,
+        // amounts formatted for the language; pure Swift, no I/O.
+        .target(
+            name: "EncoursReminders",
+            dependencies: ["EncoursLedger", .product(name: "Mustache", package: "swift-mustache")]
+        ),
         // The ledger in PostgreSQL: CSV import, promises, disputes and reports, each in its tenant's scope.
         .target(
             name: "EncoursLedgerStore",
@@ -73,7 +98,10 @@ let package = Package(
         // the stores and the queue.
         .target(
             name: "EncoursJobs",
-            dependencies: ["EncoursQueue"]
+            dependencies: [
+                "EncoursQueue", "EncoursLedger", "EncoursLedgerStore", "EncoursReminders", "EncoursDelivery", "EncoursPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // What both executables need at start: logging set-up, the database URL, the metrics
         // server, the one-line error messages, and cancelling work on SIGINT/SIGTERM.
@@ -94,7 +122,7 @@ let package = Package(
             name: "EncoursAdmin",
             dependencies: [
                 "EncoursPostgres", "EncoursQueue", "EncoursMigrations", "EncoursLedger", "EncoursLedgerStore", "EncoursTenancy",
-                "EncoursJobs",
+                "EncoursJobs", "EncoursReminders",
             ]
         ),
         .executableTarget(
@@ -136,6 +164,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EncoursLedgerTests", dependencies: ["EncoursLedger"]),
+        .testTarget(name: "EncoursRemindersTests", dependencies: ["EncoursReminders", "EncoursLedger"]),
+        .testTarget(name: "EncoursDeliveryTests", dependencies: ["EncoursDelivery", "EncoursTestSupport"]),
         .testTarget(
             name: "EncoursLedgerStoreTests",
             dependencies: ["EncoursLedgerStore", "EncoursLedger", "EncoursPostgres", "EncoursTenancy", "EncoursTestSupport"]

@@ -10,7 +10,8 @@ struct Encours: AsyncParsableCommand {
         commandName: "encours",
         abstract: "Encours admin CLI: migrate, manage tenants, enqueue work and inspect the queue.",
         subcommands: [
-            Migrate.self, TenantCommand.self, Import.self, PromisesCommand.self, DisputesCommand.self, ReportCommand.self,
+            Migrate.self, TenantCommand.self, Import.self, PolicyCommand.self, TemplatesCommand.self, RatesCommand.self, DunningCommand.self,
+            RemindersCommand.self, PromisesCommand.self, DisputesCommand.self, ReportCommand.self,
             Enqueue.self, QueueCommand.self, JobsCommand.self,
         ])
 

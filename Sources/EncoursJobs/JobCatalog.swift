@@ -8,9 +8,11 @@ public enum JobCatalog {
     /// Every kind of job, in the order the README lists them.
     public static let kinds: [String] = ["dunning.run", "reminder.deliver", "risk.recalc", "disputes.escalate", "noop"]
 
-    /// The handlers this build of the worker runs.
-    public static func handlers() -> [any JobHandler] {
-        [NoopHandler()]
+    /// The handlers this build of the worker runs; `delivery` configures `reminder.deliver`.
+    ///
+    /// Throws when the delivery configuration is unusable (a malformed `ENCOURS_SMTP_URL`).
+    public static func handlers(delivery: DeliveryConfiguration = DeliveryConfiguration()) throws -> [any JobHandler] {
+        [NoopHandler(), DunningRunHandler(), try ReminderDeliveryHandler(configuration: delivery)]
     }
 
     /// Throws a one-line error for an unknown kind.

@@ -1,3 +1,4 @@
+@_exported import EncoursThreads
 import Foundation
 import Synchronization
 

@@ -115,7 +115,14 @@ struct EncoursWorker: AsyncParsableCommand {
             durableClaims: durableClaims,
             claimConnections: claimConnections)
         do { try configuration.validate() } catch { Self.fail(error) }
-        let worker = QueueWorker(connectionString: url, configuration: configuration, handlers: JobCatalog.handlers(), logger: logger)
+        let environment = ProcessInfo.processInfo.environment
+        let delivery = DeliveryConfiguration(
+            smtpURL: environment["ENCOURS_SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 },
+            defaultFrom: environment["ENCOURS_SMTP_FROM"].flatMap { $0.isEmpty ? nil : $0 },
+            outboxDirectory: environment["ENCOURS_OUTBOX_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "outbox")
+        let handlers: [any JobHandler]
+        do { handlers = try JobCatalog.handlers(delivery: delivery) } catch { Self.fail(error) }
+        let worker = QueueWorker(connectionString: url, configuration: configuration, handlers: handlers, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
         ]

@@ -1,0 +1,109 @@
+import EncoursPostgres
+import EncoursQueue
+import EncoursTestSupport
+import Foundation
+import Testing
+
+@Suite("dunning from the command line, with a real worker")
+struct DunningCLITests {
+    static let customers = """
+        customer_id,name,email,language
+        L1,"Papeterie Dupont & Fils",,fr
+        L2,Smith Stationery Ltd,,en
+
+        """
+    static let invoices = """
+        invoice_id,customer_id,issue_date,due_date,amount
+        F-1,L1,2025-03-01,2025-03-31,1000.00
+        F-2,L1,2025-03-15,2025-04-14,250.00
+        F-3,L2,2025-03-01,2025-03-31,99.90
+
+        """
+
+    func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
+
+    @Test("policy set validates, dry run prints and records nothing, --wait runs the job, letters reach the outbox, a re-run sends nothing")
+    func lettersEndToEnd() async throws {
+        try await TestDatabase.with { database in
+            _ = try await makeTenant(database, "acme")
+            let outbox = FileManager.default.temporaryDirectory.appending(path: "encours-outbox-\(UUID().uuidString.prefix(8))").path
+            let environment = ["ENCOURS_DATABASE_URL": database.url, "ENCOURS_OUTBOX_DIR": outbox]
+            func encours(_ arguments: [String]) async throws -> Binaries.Result {
+                try await Binaries.run("encours", arguments, environment: environment)
+            }
+            #expect(try await encours(["import", "customers", "--tenant", "acme", try csvFile("c.csv", Self.customers)]).status == 0)
+            #expect(try await encours(["import", "invoices", "--tenant", "acme", try csvFile("i.csv", Self.invoices)]).status == 0)
+
+            // A bad policy: one line naming the level and field, exit 1, nothing changed.
+            let bad = try csvFile("bad.json", #"{"name": "standard", "levels": [{"level": 1, "days_after_due": 1, "channel": "fax", "template": "friendly"}]}"#)
+            let refused = try await encours(["policy", "set", "--tenant", "acme", bad])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.split(separator: "\n").count == 1)
+            #expect(refused.stderr.contains("level 1: channel must be email, webhook or letter"), "\(refused.stderr)")
+            let shown = try await encours(["policy", "show", "--tenant", "acme", "--json"])
+            #expect(shown.stdout.contains("\"collection_handoff\""), "the standard policy is unchanged: \(shown.stdout)")
+
+            // Rates: the shipped history, extended by an operator.
+            #expect(try await encours(["rates", "set", "2025-12-17", "2.00"]).status == 0)
+            let rates = try #require(try json(try await encours(["rates", "list", "--json"]).stdout) as? [[String: Any]])
+            #expect(rates.contains { $0["effective_on"] as? String == "2025-06-11" && $0["rate"] as? String == "2.15" })
+            #expect(rates.last?["effective_on"] as? String == "2025-12-17")
+            let badRate = try await encours(["rates", "set", "2025-12-17", "2.005"])
+            #expect(badRate.status == 1)
+            #expect(badRate.stderr.contains("invalid RATE \"2.005\""), "\(badRate.stderr)")
+
+            // Dry run: the reminders, nothing recorded.
+            let dry = try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-04-20", "--dry-run", "--json"])
+            #expect(dry.status == 0, "\(dry.stderr)")
+            let planned = try #require(try json(dry.stdout) as? [[String: Any]])
+            #expect(planned.count == 2)
+            #expect(planned.allSatisfy { $0["id"] is NSNull && $0["channel"] as? String == "letter" })
+            let dupont = try #require(planned.first { $0["customer_id"] as? String == "L1" })
+            #expect(dupont["total_balance"] as? String == "1250.00")
+            #expect((dupont["items"] as? [[String: Any]])?.map { $0["invoice_id"] as? String } == ["F-1", "F-2"])
+            #expect(try await database.integer("SELECT count(*) FROM encours.jobs WHERE kind = 'dunning.run'") == 0)
+
+            // The real run, through a worker, waited for.
+            let worker = try Binaries.start("encours-worker", ["--concurrency", "4"], environment: environment)
+            let waited = try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-04-20", "--wait", "--json"])
+            #expect(waited.status == 0, "\(waited.stderr)")
+            let outcome = try #require(try json(waited.stdout) as? [String: Any])
+            #expect(outcome["state"] as? String == "completed")
+            #expect(outcome["reminders"] as? Int == 2)
+            #expect(outcome["invoices_moved"] as? Int == 3)
+            let delivered = try await database.waitUntil(timeout: .seconds(30)) { connection in
+                try connection.query("SELECT count(*) FROM encours.reminders WHERE status = 'sent'").decode(Int.self, row: 0, column: 0) == 2
+            }
+            #expect(delivered, "both letters are written and their reminders marked sent")
+            let listed = try #require(try json(try await encours(["reminders", "list", "--tenant", "acme", "--json"]).stdout) as? [[String: Any]])
+            #expect(listed.count == 2)
+            #expect(listed.allSatisfy { $0["status"] as? String == "sent" && $0["sent_at"] is String })
+            let ids = listed.compactMap { $0["id"] as? Int }
+            for id in ids {
+                let letter = try String(contentsOfFile: "\(outbox)/acme/reminder-\(id).html", encoding: .utf8)
+                #expect(letter.contains("<!DOCTYPE html>") || letter.contains("<!doctype html>"))
+            }
+            let frenchLetter = try String(
+                contentsOfFile: "\(outbox)/acme/reminder-\(try #require(listed.first { $0["customer_id"] as? String == "L1" }?["id"] as? Int)).html",
+                encoding: .utf8)
+            #expect(frenchLetter.contains("F-1") && frenchLetter.contains("F-2"))
+            #expect(frenchLetter.contains("Papeterie Dupont &amp; Fils"))
+
+            // The same date again: the job completes and records nothing.
+            let again = try #require(try json(try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-04-20", "--wait", "--json"]).stdout) as? [String: Any])
+            #expect(again["state"] as? String == "completed")
+            #expect(again["reminders"] as? Int == 0)
+            #expect(try await database.integer("SELECT count(*) FROM encours.reminders") == 2)
+
+            // Bad input for the run itself.
+            let badDate = try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-02-30"])
+            #expect(badDate.status == 1)
+            #expect(badDate.stderr.contains("invalid --as-of \"2025-02-30\""), "\(badDate.stderr)")
+            let badStatus = try await encours(["reminders", "list", "--tenant", "acme", "--status", "lost"])
+            #expect(badStatus.status == 1)
+            #expect(badStatus.stderr.contains("expected pending, sent or failed"))
+            worker.signal(SIGTERM)
+            #expect(await worker.finish().status == 0)
+        }
+    }
+}
