@@ -107,3 +107,86 @@ struct DunningCLITests {
         }
     }
 }
+
+@Suite("reminder delivery by a real worker to a real SMTP server and HTTP receiver")
+struct ReminderDeliveryTests {
+    @Test("email through an SMTP outage ends sent with its Message-ID, a 550 ends failed without retrying, a webhook arrives signed")
+    func emailAndWebhook() async throws {
+        let secret = "hook-secret-0123456789"
+        try await TestServers.withSMTPSink(SMTPSinkOptions(refusedRecipients: ["gone@customer.example"], failFirst: 2)) { sink in
+            try await TestServers.withWebhookReceiver(secret: secret) { receiver in
+                try await TestDatabase.with { database in
+                    _ = try await makeTenant(database, "acme")
+                    let environment = [
+                        "ENCOURS_DATABASE_URL": database.url, "ENCOURS_SMTP_URL": "smtp://127.0.0.1:\(sink.port)",
+                        "ENCOURS_OUTBOX_DIR": FileManager.default.temporaryDirectory.appending(path: "outbox-\(UUID().uuidString.prefix(8))").path,
+                    ]
+                    func encours(_ arguments: [String]) async throws -> Binaries.Result {
+                        try await Binaries.run("encours", arguments, environment: environment)
+                    }
+                    for (key, value) in [("smtp_from", "relances@acme.example"), ("webhook_url", receiver.url()), ("webhook_secret", secret)] {
+                        #expect(try await encours(["tenant", "set", "acme", key, value]).status == 0)
+                    }
+                    let hooks = try csvFile("hooks.json", #"{"name": "hooks", "levels": [{"level": 1, "days_after_due": 1, "channel": "webhook", "template": "collection_handoff"}]}"#)
+                    #expect(try await encours(["policy", "set", "--tenant", "acme", hooks]).status == 0)
+                    let customers = """
+                        customer_id,name,email,language,policy
+                        E1,Dupont & Fils,compta@dupont.example,fr,
+                        E2,Gone Ltd,gone@customer.example,en,
+                        W1,Hook GmbH,hook@example.com,en,hooks
+
+                        """
+                    let invoices = """
+                        invoice_id,customer_id,issue_date,due_date,amount
+                        A-1,E1,2025-03-01,2025-03-31,1234.56
+                        B-1,E2,2025-03-01,2025-03-31,500.00
+                        C-1,W1,2025-03-01,2025-03-31,750.00
+
+                        """
+                    #expect(try await encours(["import", "customers", "--tenant", "acme", try csvFile("c.csv", customers)]).status == 0)
+                    #expect(try await encours(["import", "invoices", "--tenant", "acme", try csvFile("i.csv", invoices)]).status == 0)
+                    let worker = try Binaries.start("encours-worker", ["--concurrency", "4", "--retry-base-seconds", "0.2"], environment: environment)
+                    let run = try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-04-05", "--wait"])
+                    #expect(run.status == 0, "\(run.stderr)")
+                    #expect(run.stdout.contains("3 reminders"), "\(run.stdout)")
+                    let settled = try await database.waitUntil(timeout: .seconds(60)) { connection in
+                        try connection.query("SELECT count(*) FROM encours.reminders WHERE status = 'pending'").decode(Int.self, row: 0, column: 0) == 0
+                    }
+                    #expect(settled, "every reminder sent or failed")
+                    let listed = try #require(try JSONSerialization.jsonObject(with: Data(try await encours(["reminders", "list", "--tenant", "acme", "--json"]).stdout.utf8)) as? [[String: Any]])
+                    func reminder(_ customer: String) -> [String: Any]? { listed.first { $0["customer_id"] as? String == customer } }
+                    #expect(reminder("E1")?["status"] as? String == "sent")
+                    #expect(reminder("W1")?["status"] as? String == "sent")
+                    #expect(reminder("E2")?["status"] as? String == "failed")
+                    #expect((reminder("E2")?["failure_reason"] as? String)?.contains("550") == true, "\(reminder("E2") ?? [:])")
+                    // The refused recipient was tried once: a permanent failure is not retried.
+                    let refusedAttempts = try await database.integer(
+                        "SELECT delivery_attempts FROM encours.reminders WHERE customer_id = 'E2'")
+                    #expect(refusedAttempts == 1)
+
+                    // The email: through two temporary failures, once, with the reminder's Message-ID and both parts.
+                    let id = try #require(reminder("E1")?["id"] as? Int)
+                    let messages = try sink.messages().filter { $0.recipients.contains("compta@dupont.example") }
+                    #expect(messages.count == 1)
+                    let message = try #require(messages.first)
+                    #expect(message.messageID == "<reminder-\(id).acme@acme.example>")
+                    #expect(message.text?.contains("1\u{00A0}234,56\u{00A0}€") == true, "\(message.text ?? "")")
+                    #expect(message.html?.contains("A-1") == true)
+                    #expect(message.defects.isEmpty)
+
+                    // The webhook: verified by the receiver (it refuses bad signatures), with the reminder in it.
+                    let deliveries = try receiver.deliveries()
+                    #expect(deliveries.count == 1)
+                    let delivery = try #require(deliveries.first)
+                    let hookID = try #require(reminder("W1")?["id"] as? Int)
+                    #expect(delivery.deliveryID == "reminder-acme-\(hookID)")
+                    let body = try #require(try JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])
+                    #expect((body["reminder"] as? [String: Any])?["total_balance"] as? String == "750.00")
+                    #expect((body["customer"] as? [String: Any])?["name"] as? String == "Hook GmbH")
+                    worker.signal(SIGTERM)
+                    #expect(await worker.finish().status == 0)
+                }
+            }
+        }
+    }
+}
