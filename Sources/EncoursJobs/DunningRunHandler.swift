@@ -37,20 +37,14 @@ public struct DunningRunHandler: JobHandler {
         let started = ContinuousClock.now
         let outcome = try await context.transaction { transaction in
             let outcome = try DunningRun.perform(asOf: asOf, dryRun: false, jobID: transaction.job.id, on: transaction.connection)
+            // One delivery job per reminder, written once with the reminders (no unique key needed).
             let deliveries = outcome.reminderIDs.map { id in
                 NewJob(
                     tenantID: transaction.job.tenantID, kind: ReminderDeliveryHandler.kindName,
-                    payload: ReminderDeliveryHandler.payload(reminderID: id), maxAttempts: ReminderDeliveryHandler.maximumAttempts,
-                    uniqueKey: "reminder:\(id)")
+                    payload: ReminderDeliveryHandler.payload(reminderID: id), maxAttempts: ReminderDeliveryHandler.maximumAttempts)
             }
             let enqueueStarted = ContinuousClock.now
-            // Chunks keep each statement's arrays a reasonable size on very large runs.
-            var start = 0
-            while start < deliveries.count {
-                let end = min(start + 50_000, deliveries.count)
-                _ = try transaction.enqueue(Array(deliveries[start..<end]))
-                start = end
-            }
+            _ = try transaction.bulkEnqueue(deliveries)
             transaction.completeJob()
             let phases = outcome.phases.map { "\($0.name)=\(milliseconds($0.duration))ms" }
                 + ["deliveries=\(milliseconds(ContinuousClock.now - enqueueStarted))ms"]

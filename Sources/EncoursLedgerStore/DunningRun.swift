@@ -121,14 +121,14 @@ public enum DunningRun {
             CREATE TEMPORARY TABLE dunning_plan ON COMMIT DROP AS
             WITH customer_policy AS (
                 -- A customer naming a policy the tenant does not have is dunned by `standard`.
-                SELECT c.customer_id, c.language, nullif(btrim(c.email), '') AS email, coalesce(p.name, 'standard') AS policy
+                SELECT c.customer_id, coalesce(p.name, 'standard') AS policy
                 FROM encours.customers c
                 LEFT JOIN encours.dunning_policies p ON p.tenant_id = c.tenant_id AND p.name = c.policy
                 WHERE NOT c.on_hold
             ),
             eligible AS (
                 SELECT b.invoice_id, b.customer_id, b.currency, b.issue_date, b.due_date, b.amount_cents, b.balance_cents,
-                       coalesce(dp.level, 0) AS dunning_level, dp.level_reached_on, cp.policy, cp.language, cp.email
+                       coalesce(dp.level, 0) AS dunning_level, dp.level_reached_on, cp.policy
                 FROM encours.invoice_balances b
                 JOIN customer_policy cp ON cp.customer_id = b.customer_id
                 LEFT JOIN encours.invoice_dunning dp ON dp.tenant_id = b.tenant_id AND dp.invoice_id = b.invoice_id
@@ -165,7 +165,7 @@ public enum DunningRun {
             )
             SELECT l.invoice_id, l.customer_id, l.currency, l.issue_date, l.due_date, l.amount_cents, l.balance_cents,
                    l.dunning_level AS previous_level, l.new_level, l.moves, ($1::date - l.due_date) AS days_overdue,
-                   l.policy, l.language, l.email, g.reminder_level, g.total_balance_cents,
+                   l.policy, g.reminder_level, g.total_balance_cents,
                    0::bigint AS interest_cents, 0::bigint AS indemnity_cents
             FROM listed l
             JOIN groups g ON g.customer_id = l.customer_id AND g.currency = l.currency
@@ -175,15 +175,16 @@ public enum DunningRun {
         try connection.execute(
             """
             CREATE TEMPORARY TABLE dunning_groups ON COMMIT DROP AS
-            SELECT g.customer_id, g.currency, g.policy, g.language, g.email, g.reminder_level AS level,
+            SELECT g.customer_id, g.currency, g.policy, c.language, nullif(btrim(c.email), '') AS email, g.reminder_level AS level,
                    g.total_balance_cents, l.template,
-                   CASE WHEN l.channel = 'email' AND g.email IS NULL THEN 'letter' ELSE l.channel END AS channel,
+                   CASE WHEN l.channel = 'email' AND nullif(btrim(c.email), '') IS NULL THEN 'letter' ELSE l.channel END AS channel,
                    l.charge_penalties, 0::bigint AS interest_cents, 0::bigint AS indemnity_cents
             FROM (
-                SELECT customer_id, currency, policy, language, email, reminder_level, total_balance_cents
+                SELECT customer_id, currency, policy, reminder_level, total_balance_cents
                 FROM dunning_plan
-                GROUP BY customer_id, currency, policy, language, email, reminder_level, total_balance_cents
+                GROUP BY customer_id, currency, policy, reminder_level, total_balance_cents
             ) g
+            JOIN encours.customers c ON c.tenant_id = (SELECT encours.current_tenant_id()) AND c.customer_id = g.customer_id
             CROSS JOIN LATERAL (
                 SELECT dl.template, dl.channel, dl.charge_penalties FROM encours.dunning_levels dl
                 WHERE dl.policy = g.policy AND dl.level <= g.reminder_level

@@ -65,6 +65,22 @@ public final class JobTransaction {
         return try JobQueue.enqueue(jobs, on: connection)
     }
 
+    /// Inserts many follow-up jobs of the job's own tenant with `COPY` (no unique keys, no ids
+    /// returned); returns how many. About twice as fast as ``enqueue(_:)`` for large batches, such
+    /// as one delivery job per reminder of a large dunning run.
+    @available(*, noasync, message: "blocks its thread: call it inside JobContext.transaction")
+    public func bulkEnqueue(_ jobs: [NewJob]) throws -> Int {
+        for other in jobs where other.tenantID != job.tenantID {
+            throw QueueError(.invalidInput, "job \(job.id) of tenant \(job.tenantID) cannot enqueue a job for tenant \(other.tenantID)")
+        }
+        // PostgreSQL refuses COPY into a table under row-level security for a role it applies to:
+        // the rows are checked above, and the copy runs as the owner, then the tenant role resumes.
+        try TenantScope.leaveRole(on: connection)
+        let copied = try JobQueue.bulkEnqueue(jobs, on: connection)
+        try TenantScope.resumeRole(on: connection)
+        return copied
+    }
+
     /// Marks the job completed when this transaction commits, together with its writes.
     public func completeJob() {
         completesJob = true
@@ -100,7 +116,7 @@ public final class JobTransaction {
                 try TenantScope.leaveRole(on: connection)
                 let completed = try connection.query(
                     """
-                    UPDATE encours.jobs SET state = 'completed', finalized_at = now(), worker_id = NULL, lease_expires_at = NULL
+                    UPDATE encours.jobs SET state = 'completed', finalized_at = clock_timestamp(), worker_id = NULL, lease_expires_at = NULL
                     WHERE id = $1 AND attempt = $2 AND worker_id = $3 AND state = 'running'
                     """, [job.id, job.attempt, workerID]
                 ).affectedRows

@@ -54,4 +54,10 @@ public enum TenantScope {
     public static func leaveRole(on connection: PostgresConnection) throws {
         try connection.execute("SET LOCAL ROLE NONE")
     }
+
+    /// Takes the tenant's role again after ``leaveRole(on:)``, in the same scope.
+    @available(*, noasync, message: "blocks its thread: run it inside PostgresSession.withConnection")
+    public static func resumeRole(on connection: PostgresConnection) throws {
+        try connection.execute("SET LOCAL ROLE \(role)")
+    }
 }

@@ -31,6 +31,7 @@ public enum TestServers {
             if let files = options.startTLS { arguments += ["--starttls", files.certificate, files.key] }
             if options.failFirst > 0 { arguments += ["--fail-first", String(options.failFirst)] }
             if options.closeAfterMessage { arguments.append("--close-after-message") }
+            if let port = options.port { arguments += ["--port", String(port)] }
             let server = try await TestServerProcess.start(script: "smtp_sink.py", arguments: arguments, logDirectory: root)
             return try await server.running { try await body(SMTPSink(port: server.port, directory: data)) }
         }
@@ -103,11 +104,14 @@ public struct SMTPSinkOptions: Sendable {
     public var failFirst: Int
     /// Close the connection after each accepted message.
     public var closeAfterMessage: Bool
+    /// Listen on this port (nil: any free one), e.g. to come back where clients were failing.
+    public var port: Int?
 
     public init(
         refusedRecipients: [String] = [], user: String? = nil, password: String? = nil, startTLS: TLSFiles? = nil,
-        failFirst: Int = 0, closeAfterMessage: Bool = false
+        failFirst: Int = 0, closeAfterMessage: Bool = false, port: Int? = nil
     ) {
+        self.port = port
         self.refusedRecipients = refusedRecipients
         self.user = user
         self.password = password

@@ -57,6 +57,23 @@ func lf(_ text: String) -> String { text + "\n" }
         }
     }
 
+    /// Callers share a transport: its actor is re-entered while a transfer waits, and the kept
+    /// handle must still carry one message at a time (two at once lost messages and reported
+    /// them sent before this was guarded).
+    @Test func concurrentSendsOnOneTransportAllArrive() async throws {
+        try await TestServers.withSMTPSink { sink in
+            let transport = try transport(port: sink.port)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for number in 1...40 { group.addTask { try await transport.send(reminder(number)) } }
+                try await group.waitForAll()
+            }
+            let messages = try sink.messages()
+            #expect(messages.count == 40)
+            #expect(Set(messages.compactMap(\.messageID)) == Set((1...40).map { "<reminder-\($0).tenant-7@encours>" }))
+            #expect(sink.connectionCount() == 1)
+        }
+    }
+
     @Test func aClosedConnectionIsReopened() async throws {
         try await TestServers.withSMTPSink(SMTPSinkOptions(closeAfterMessage: true)) { sink in
             let transport = try transport(port: sink.port)

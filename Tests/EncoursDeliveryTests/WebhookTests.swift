@@ -110,6 +110,24 @@ let webhookBody = Array(#"{"event":"invoice.paid","amount":"1234.56"}"#.utf8)
         }
     }
 
+    /// Concurrent callers of one transport each get their own answer, one request at a time.
+    @Test func concurrentPostsOnOneTransportAllArrive() async throws {
+        try await TestServers.withWebhookReceiver(secret: "whsec_test") { receiver in
+            let transport = WebhookTransport()
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for number in 1...40 {
+                    group.addTask {
+                        try await transport.post(WebhookRequest(
+                            url: receiver.url(), body: Array(#"{"number":\#(number)}"#.utf8), secret: "whsec_test", deliveryID: "d-\(number)"))
+                    }
+                }
+                for try await status in group { #expect(status == 200) }
+            }
+            let deliveries = try receiver.deliveries()
+            #expect(Set(deliveries.compactMap(\.deliveryID)) == Set((1...40).map { "d-\($0)" }))
+        }
+    }
+
     @Test func aHundredPostsReuseOneConnection() async throws {
         try await TestServers.withWebhookReceiver(secret: "whsec_test") { receiver in
             let transport = WebhookTransport()

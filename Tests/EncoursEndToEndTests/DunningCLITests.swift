@@ -103,7 +103,8 @@ struct DunningCLITests {
             #expect(badStatus.status == 1)
             #expect(badStatus.stderr.contains("expected pending, sent or failed"))
             worker.signal(SIGTERM)
-            #expect(await worker.finish().status == 0)
+            let finished = await worker.finish()
+            #expect(finished.status == 0, "\(finished.stderr.prefix(6000))")
         }
     }
 }
@@ -187,6 +188,67 @@ struct ReminderDeliveryTests {
                     #expect(await worker.finish().status == 0)
                 }
             }
+        }
+    }
+}
+
+@Suite("reminder delivery through an SMTP outage")
+struct SMTPOutageTests {
+    @Test("nothing listens on the SMTP port while reminders are delivered: they retry with backoff, then all end sent once the server is back")
+    func outage() async throws {
+        let port = try await TestServers.closedPort()
+        try await TestDatabase.with { database in
+            _ = try await makeTenant(database, "acme")
+            let environment = ["ENCOURS_DATABASE_URL": database.url, "ENCOURS_SMTP_URL": "smtp://127.0.0.1:\(port)"]
+            func encours(_ arguments: [String]) async throws -> Binaries.Result {
+                try await Binaries.run("encours", arguments, environment: environment)
+            }
+            #expect(try await encours(["tenant", "set", "acme", "smtp_from", "relances@acme.example"]).status == 0)
+            var customers = "customer_id,name,email,language\n"
+            var invoices = "invoice_id,customer_id,issue_date,due_date,amount\n"
+            for index in 0..<12 {
+                customers += "C\(index),Client \(index),client\(index)@example.com,\(index % 2 == 0 ? "fr" : "en")\n"
+                invoices += "F\(index),C\(index),2025-03-01,2025-03-31,\(100 + index).00\n"
+            }
+            #expect(try await encours(["import", "customers", "--tenant", "acme", try csvFile("c.csv", customers)]).status == 0)
+            #expect(try await encours(["import", "invoices", "--tenant", "acme", try csvFile("i.csv", invoices)]).status == 0)
+            let worker = try Binaries.start("encours-worker", ["--concurrency", "8", "--retry-base-seconds", "0.3"], environment: environment)
+            #expect(try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-04-05", "--wait"]).status == 0)
+            // The server is down: every reminder fails at least once and stays pending.
+            let failing = try await database.waitUntil(timeout: .seconds(30)) { connection in
+                try connection.query("SELECT count(*) FROM encours.reminders WHERE status = 'pending' AND delivery_attempts >= 1")
+                    .decode(Int.self, row: 0, column: 0) == 12
+            }
+            #expect(failing)
+            #expect(try await database.integer("SELECT count(*) FROM encours.reminders WHERE status <> 'pending'") == 0)
+            // The server comes back on the same port.
+            try await TestServers.withSMTPSink(SMTPSinkOptions(port: port)) { sink in
+                let sent = try await database.waitUntil(timeout: .seconds(60)) { connection in
+                    try connection.query("SELECT count(*) FROM encours.reminders WHERE status = 'sent'").decode(Int.self, row: 0, column: 0) == 12
+                }
+                if !sent {
+                    let rows = try await database.withConnection { connection in
+                        try connection.query("SELECT reminder_id, status, delivery_attempts, coalesce(failure_reason, '') FROM encours.reminders ORDER BY 1").rows.map { "\($0[0] ?? "") \($0[1] ?? "") \($0[2] ?? "") \($0[3] ?? "")" }
+                    }
+                    let jobs = try await database.withConnection { connection in
+                        try connection.query("SELECT id, state::text, attempt, run_at::text, errors::text FROM encours.jobs WHERE kind = 'reminder.deliver' ORDER BY 1").rows.map { "\($0[0] ?? "") \($0[1] ?? "") \($0[2] ?? "") \($0[3] ?? "") \(($0[4] ?? "").suffix(300))" }
+                    }
+                    Issue.record("reminders: \(rows)\njobs: \(jobs)")
+                }
+                #expect(sent, "every reminder sent once the server is back")
+                let received = try sink.messages()
+                if received.count != 12 {
+                    let rows = try await database.withConnection { connection in
+                        try connection.query("SELECT reminder_id, status, delivery_attempts, sent_at::text FROM encours.reminders ORDER BY 1").rows.map { "\($0[0] ?? "") \($0[1] ?? "") \($0[2] ?? "") \($0[3] ?? "")" }
+                    }
+                    Issue.record("received \(received.compactMap(\.messageID).sorted()); connections \(sink.connectionCount()); reminders \(rows)")
+                }
+                #expect(received.count == 12)
+                #expect(Set(received.compactMap(\.messageID)).count == 12, "each reminder once")
+            }
+            worker.signal(SIGTERM)
+            let finished = await worker.finish()
+            #expect(finished.status == 0, "\(finished.stderr.prefix(6000))")
         }
     }
 }

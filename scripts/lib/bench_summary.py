@@ -40,6 +40,15 @@ for (name, system), results in sorted(runs.items()):
     elif name == "import-invoices":
         text = (f"{results[0]['rows']:,} rows in {figure(results, 'seconds', 1)} s "
                 f"({figure(results, 'rate')} rows/s); CLI peak RSS {figure(results, 'peak_rss_mb', 1)} MB")
+    elif name == "dunning-run":
+        r = results[0]
+        text = (f"{r['invoices']:,} invoices, {r['customers']:,} customers: {r['reminders']:,} reminders, "
+                f"{r['invoices_moved']:,} invoices moved in {figure(results, 'seconds', 2)} s; worker peak RSS "
+                f"{figure(results, 'worker_peak_rss_mb', 1)} MB; phases (last run) {results[-1]['phases']}")
+    elif name == "dunning-baseline":
+        text = f"read {results[0]['invoices']:,} invoices, write as many items and levels: {figure(results, 'seconds', 2)} s"
+    elif name.startswith("deliver-"):
+        text = f"{figure(results, 'rate')} messages/s"
     else:
         text = f"{figure(results, 'rate')} jobs/s"
         if "peak_rss_mb" in results[0]:

@@ -84,6 +84,9 @@ class Sink:
             return "451 4.3.0 temporary failure, try again later"
         self.messages += 1
         number = self.messages
+        if self.arguments.count_only:
+            write_atomically(os.path.join(self.directory, "messages"), str(number).encode())
+            return f"250 2.0.0 OK queued as {number}"
         raw = envelope.original_content
         write_atomically(os.path.join(self.directory, f"{number}.eml"), raw)
         login = None
@@ -153,6 +156,7 @@ def main():
     parser.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"), help="offer and require STARTTLS")
     parser.add_argument("--fail-first", type=int, default=0, metavar="N", help="answer 451 to the first N messages")
     parser.add_argument("--close-after-message", action="store_true", help="close the connection after each message")
+    parser.add_argument("--count-only", action="store_true", help="keep no message, only their count (benchmarks)")
     arguments = parser.parse_args()
     os.makedirs(arguments.directory, exist_ok=True)
     write_atomically(os.path.join(arguments.directory, "connections"), b"0")

@@ -74,7 +74,7 @@ class State:
             return self.accepted
 
 
-def handler_for(state, secret, status, delay):
+def handler_for(state, secret, status, delay, count_only=False):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         # Headers and body are written separately: without this, Nagle and delayed ACKs add 40 ms per request.
@@ -105,6 +105,10 @@ def handler_for(state, secret, status, delay):
                 self.respond(401, {"error": "invalid or stale signature"})
                 return
             number = state.next_number()
+            if count_only:
+                write_atomically(os.path.join(state.directory, "accepted"), str(number).encode())
+                self.respond(200, {"accepted": number})
+                return
             write_atomically(os.path.join(state.directory, f"{number}.body"), body)
             record = {
                 "delivery_id": self.headers.get("Encours-Delivery-Id"),
@@ -136,6 +140,7 @@ def main():
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free one)")
     parser.add_argument("--status", type=int, help="answer every request with this status")
     parser.add_argument("--delay", type=float, default=0, metavar="SECONDS", help="wait this long before answering")
+    parser.add_argument("--count-only", action="store_true", help="keep no request, only their count (benchmarks)")
     arguments = parser.parse_args()
     os.makedirs(arguments.directory, exist_ok=True)
     state = State(arguments.directory)
@@ -144,7 +149,7 @@ def main():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     signal.signal(signal.SIGTERM, lambda number, frame: os._exit(0))
     threading.Thread(target=exit_with_parent, daemon=True).start()
-    server = ThreadingHTTPServer(("127.0.0.1", arguments.port), handler_for(state, arguments.secret, arguments.status, arguments.delay))
+    server = ThreadingHTTPServer(("127.0.0.1", arguments.port), handler_for(state, arguments.secret, arguments.status, arguments.delay, arguments.count_only))
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     try:
