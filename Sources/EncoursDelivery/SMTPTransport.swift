@@ -18,9 +18,8 @@ public actor SMTPTransport {
     public nonisolated let configuration: SMTPConfiguration
     /// The libcurl handle, made on first use and kept until ``close()``.
     private var handle: CurlEasyHandle?
-    /// Whether a transfer holds the handle, and the calls waiting for it (in order).
-    private var transferring = false
-    private var waitingForTurn: [CheckedContinuation<Void, Never>] = []
+    /// One transfer at a time on `handle`.
+    private let turns = TransferTurns()
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -51,8 +50,8 @@ public actor SMTPTransport {
         try Task.checkCancellation()
 
         // The actor is re-entered while a transfer awaits; the handle takes one transfer at a time.
-        await takeTurn()
-        defer { giveTurn() }
+        await turns.take()
+        defer { turns.give() }
         let handle = try liveHandle()
         try handle.set(CURLOPT_MAIL_FROM, "<\(sender)>")
         try handle.set(CURLOPT_MAIL_RCPT, list: recipients)
@@ -143,23 +142,5 @@ public actor SMTPTransport {
         return DeliveryError(
             code: CurlFailure.code(outcome.result), message: "SMTP \(server): \(outcome.errorText)",
             responseCode: code == 0 ? nil : code, curlCode: Int(outcome.result.rawValue))
-    }
-
-    /// Waits until no other call of this transport is transferring, then holds the handle.
-    private func takeTurn() async {
-        guard transferring else {
-            transferring = true
-            return
-        }
-        await withCheckedContinuation { waitingForTurn.append($0) }
-    }
-
-    /// Hands the handle to the next waiting call, or frees it.
-    private func giveTurn() {
-        if waitingForTurn.isEmpty {
-            transferring = false
-        } else {
-            waitingForTurn.removeFirst().resume()
-        }
     }
 }

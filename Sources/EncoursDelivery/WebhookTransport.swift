@@ -50,9 +50,8 @@ public actor WebhookTransport {
     public nonisolated let certificateAuthorityFile: String?
     /// The libcurl handle, made on first use and kept until ``close()``.
     private var handle: CurlEasyHandle?
-    /// Whether a transfer holds the handle, and the calls waiting for it (in order).
-    private var transferring = false
-    private var waitingForTurn: [CheckedContinuation<Void, Never>] = []
+    /// One transfer at a time on `handle`.
+    private let turns = TransferTurns()
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -100,8 +99,8 @@ public actor WebhookTransport {
         try Task.checkCancellation()
 
         // The actor is re-entered while a transfer awaits; the handle takes one transfer at a time.
-        await takeTurn()
-        defer { giveTurn() }
+        await turns.take()
+        defer { turns.give() }
         let handle = try liveHandle()
         try handle.set(CURLOPT_URL, request.url)
         try handle.set(CURLOPT_HTTPHEADER, list: headers)
@@ -203,23 +202,5 @@ public actor WebhookTransport {
     static func excerpt(_ body: [UInt8]) -> String {
         let text = String(decoding: body.prefix(200), as: UTF8.self)
         return String(text.map { $0.isNewline || $0 == "\t" ? " " : $0 }).trimmingSpaces()
-    }
-
-    /// Waits until no other call of this transport is transferring, then holds the handle.
-    private func takeTurn() async {
-        guard transferring else {
-            transferring = true
-            return
-        }
-        await withCheckedContinuation { waitingForTurn.append($0) }
-    }
-
-    /// Hands the handle to the next waiting call, or frees it.
-    private func giveTurn() {
-        if waitingForTurn.isEmpty {
-            transferring = false
-        } else {
-            waitingForTurn.removeFirst().resume()
-        }
     }
 }

@@ -76,12 +76,10 @@ public struct ReminderDeliveryHandler: JobHandler {
         guard let reminderID = try payload.integer("reminder_id").map(Int64.init) else {
             throw HandlerError(.invalidPayload, "job \(context.job.id): reminder_id is missing")
         }
-        let loaded = try await context.transaction { transaction -> (ReminderDeliveryStore.Delivery, [ReminderTemplateStore.Template])? in
-            guard let delivery = try ReminderDeliveryStore.pending(reminderID: reminderID, on: transaction.connection) else {
-                transaction.completeJob()
-                return nil
-            }
-            return (delivery, try ReminderTemplateStore.load(on: transaction.connection))
+        // A read (no fence, nothing to flush): the fenced write comes once the reminder is sent.
+        let loaded = try await context.read { connection -> (ReminderDeliveryStore.Delivery, [ReminderTemplateStore.Template])? in
+            guard let delivery = try ReminderDeliveryStore.pending(reminderID: reminderID, on: connection) else { return nil }
+            return (delivery, try ReminderTemplateStore.load(on: connection))
         }
         guard let (delivery, templates) = loaded else {
             context.logger.info("reminder already delivered or failed; nothing to do", metadata: ["reminder.id": "\(reminderID)"])

@@ -203,6 +203,9 @@ public enum ReminderDeliveryStore {
 
     /// The reminder `reminderID` of the current tenant scope when it is still `pending`; nil when
     /// it was already sent or failed (a retried delivery job then has nothing left to do).
+    ///
+    /// Not locked: one job delivers a reminder, its attempts are fenced by their lease, and the
+    /// status changes below only move a reminder that is still pending.
     @available(*, noasync)
     public static func pending(reminderID: Int64, on connection: PostgresConnection) throws -> Delivery? {
         guard let row = try connection.query(
@@ -213,7 +216,6 @@ public enum ReminderDeliveryStore {
             JOIN encours.customers c ON c.tenant_id = r.tenant_id AND c.customer_id = r.customer_id
             JOIN encours.tenants t ON t.id = r.tenant_id
             WHERE r.reminder_id = $1 AND r.status = 'pending'
-            FOR UPDATE OF r
             """, [reminderID]
         ).first else { return nil }
         let items = try connection.query(

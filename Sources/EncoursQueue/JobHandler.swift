@@ -41,6 +41,34 @@ public struct JobContext: Sendable {
     }
 }
 
+extension JobContext {
+    /// Runs `body` in a read-only transaction scoped to the job's tenant, without the lease fence.
+    ///
+    /// For reads that prepare the attempt's work (loading what to send): nothing it does can be
+    /// written (the transaction is read-only once the scope is open), its commit waits for no
+    /// disk flush, and it does not check the lease; writes that must be fenced go through
+    /// ``transaction(_:)``. `body` runs as the tenant's role (row-level security) in the job's
+    /// own tenant scope.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        let job = self.job
+        return try await pool.withConnection { connection in
+            try connection.execute("BEGIN")
+            do {
+                // The scope's own row is in an unlogged table: the commit has nothing to flush.
+                try connection.execute("SET LOCAL synchronous_commit = off")
+                try TenantScope.assume(tenantID: job.tenantID, actor: "job \(job.id) (\(job.kind))", on: connection)
+                try connection.execute("SET LOCAL transaction_read_only = on")
+                let value = try body(connection)
+                try connection.execute("COMMIT")
+                return value
+            } catch {
+                if connection.isHealthy { try? connection.execute("ROLLBACK") }
+                throw error
+            }
+        }
+    }
+}
+
 /// One fenced, tenant-scoped transaction of a job's attempt (see ``JobContext/transaction(_:)``).
 ///
 /// Valid only inside the `body` it is passed to.

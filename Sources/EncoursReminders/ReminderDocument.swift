@@ -6,31 +6,50 @@ public enum ReminderLanguage: String, Sendable, Hashable, CaseIterable {
 }
 
 /// Everything a reminder's document says: who writes to whom, the listed invoices and the totals.
+///
+/// Amounts are integer cents in `currency`; the templates see them already formatted for the
+/// language (see `MoneyFormat`), dates likewise (see `DateFormat`).
 public struct ReminderDocument: Sendable, Hashable {
     /// The creditor (the tenant) or the debtor (the customer).
     public struct Party: Sendable, Hashable {
+        /// The name printed at the top of the letter and in the greeting.
         public var name: String
+        /// The address the reminder is sent to or from, if any.
         public var email: String?
-        /// The tenant's slug, or the customer's id.
+        /// The tenant's slug, or the customer's id (`customer_id`).
         public var identifier: String?
-        public init(name: String, email: String? = nil, identifier: String? = nil) {
+        /// The postal address, one line each (empty when unknown): printed under the name.
+        public var addressLines: [String]
+
+        /// A party; only the name is required.
+        public init(name: String, email: String? = nil, identifier: String? = nil, addressLines: [String] = []) {
             self.name = name
             self.email = email
             self.identifier = identifier
+            self.addressLines = addressLines
         }
     }
 
     /// One listed invoice, with its balance and penalties at the reminder's date.
     public struct Item: Sendable, Hashable {
+        /// The invoice number as the tenant issued it.
         public var invoiceID: String
         public var issueDate: CalendarDate
         public var dueDate: CalendarDate
+        /// The invoice's amount including tax.
         public var amountCents: Int64
+        /// What remains to be paid on it.
         public var balanceCents: Int64
+        /// Days since the due date (zero or negative when not yet due).
         public var daysOverdue: Int
+        /// The dunning level this invoice has reached.
         public var level: Int
+        /// Late-payment interest on this invoice (zero when not charged).
         public var interestCents: Int64
+        /// The flat recovery indemnity on this invoice (zero when not charged).
         public var indemnityCents: Int64
+
+        /// A listed invoice; interest and indemnity default to zero (not charged).
         public init(
             invoiceID: String, issueDate: CalendarDate, dueDate: CalendarDate, amountCents: Int64, balanceCents: Int64,
             daysOverdue: Int, level: Int, interestCents: Int64 = 0, indemnityCents: Int64 = 0
@@ -47,14 +66,19 @@ public struct ReminderDocument: Sendable, Hashable {
         }
     }
 
+    /// The reminder's number (printed as its reference).
     public var reminderID: Int64
     /// `friendly`, `firm`, `formal_notice`, `collection_handoff`, or a tenant's own template.
     public var template: String
     public var language: ReminderLanguage
+    /// The dunning level (1, 2, 3…).
     public var level: Int
+    /// The date the reminder is written at (balances and penalties are as of that day).
     public var asOf: CalendarDate
     public var currency: CurrencyCode
+    /// The tenant, the company sending the reminder.
     public var creditor: Party
+    /// The debtor; its `identifier` is the customer id.
     public var customer: Party
     public var items: [Item]
     public var totalBalanceCents: Int64
@@ -62,12 +86,14 @@ public struct ReminderDocument: Sendable, Hashable {
     public var interestCents: Int64
     /// Zero when the level charges no penalties.
     public var indemnityCents: Int64
+    /// Whether this level charges the late-payment interest and the recovery indemnity.
     public var chargesPenalties: Bool
-    /// Percentage points over the ECB rate, as the tenant set them (`10`, `8.5`).
+    /// Percentage points over the ECB main refinancing rate, as the tenant set them (`10`, `8.5`).
     public var penaltyMarginPoints: String
-    /// The date by which a formal notice asks to be paid.
+    /// The date by which a formal notice asks to be paid (the caller passes `asOf` + 8 days).
     public var paymentDeadline: CalendarDate
 
+    /// A document with every field given.
     public init(
         reminderID: Int64, template: String, language: ReminderLanguage, level: Int, asOf: CalendarDate, currency: CurrencyCode,
         creditor: Party, customer: Party, items: [Item], totalBalanceCents: Int64, interestCents: Int64, indemnityCents: Int64,
@@ -90,76 +116,6 @@ public struct ReminderDocument: Sendable, Hashable {
         self.paymentDeadline = paymentDeadline
     }
 
-    /// Balance, interest and indemnity together, exact past 64 bits.
+    /// Balance, interest and indemnity together, in 128 bits so that the sum of three `Int64` never overflows.
     public var totalDueCents: Int128 { Int128(totalBalanceCents) + Int128(interestCents) + Int128(indemnityCents) }
-}
-
-/// Amounts written for a reader: `1 234,56 €` in French, `€1,234.56` in English.
-///
-/// French groups thousands with a no-break space (U+00A0) and puts one before the symbol, so an
-/// amount never breaks across lines; English groups with commas. EUR, USD and GBP get their
-/// symbol in English (`€`, `$`, `£`) and EUR in French (`€`); other currencies their ISO code
-/// (`1 234,56 USD`, `CHF 1,234.56`).
-public enum MoneyFormat {
-    /// The no-break space French uses between digit groups and before the currency.
-    public static let noBreakSpace = "\u{00A0}"
-
-    public static func format(cents: Int64, currency: CurrencyCode, language: ReminderLanguage) -> String {
-        format(wideCents: Int128(cents), currency: currency, language: language)
-    }
-
-    /// A sum that may exceed 64 bits (a total with penalties).
-    public static func format(wideCents cents: Int128, currency: CurrencyCode, language: ReminderLanguage) -> String {
-        let magnitude = cents.magnitude
-        let units = String(magnitude / 100)
-        let hundredths = magnitude % 100
-        let fraction = (hundredths < 10 ? "0" : "") + String(hundredths)
-        let sign = cents < 0 ? "-" : ""
-        switch language {
-        case .fr:
-            let number = grouped(units, separator: noBreakSpace) + "," + fraction
-            return sign + number + noBreakSpace + (currency.code == "EUR" ? "€" : currency.code)
-        case .en:
-            let number = grouped(units, separator: ",") + "." + fraction
-            let symbols = ["EUR": "€", "USD": "$", "GBP": "£"]
-            if let symbol = symbols[currency.code] { return sign + symbol + number }
-            return sign + currency.code + " " + number
-        }
-    }
-
-    /// `digits` in groups of three from the right: `1234567` → `1,234,567`.
-    static func grouped(_ digits: String, separator: String) -> String {
-        var groups: [Substring] = []
-        var end = digits.endIndex
-        while end > digits.startIndex {
-            let start = digits.index(end, offsetBy: -3, limitedBy: digits.startIndex) ?? digits.startIndex
-            groups.append(digits[start..<end])
-            end = start
-        }
-        return groups.reversed().joined(separator: separator)
-    }
-}
-
-/// Dates written for a reader.
-public enum DateFormat {
-    static let frenchMonths = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
-    static let englishMonths = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
-
-    /// In full: `2 décembre 2026` (`1er` for the first of the month), `2 December 2026`.
-    public static func format(_ date: CalendarDate, language: ReminderLanguage) -> String {
-        let (year, month, day) = date.components
-        switch language {
-        case .fr: return "\(day == 1 ? "1er" : String(day)) \(frenchMonths[month - 1]) \(year)"
-        case .en: return "\(day) \(englishMonths[month - 1]) \(year)"
-        }
-    }
-
-    /// Short, for tables: `02/12/2026` in French, `2026-12-02` in English (unambiguous for every reader).
-    public static func short(_ date: CalendarDate, language: ReminderLanguage) -> String {
-        let (year, month, day) = date.components
-        switch language {
-        case .fr: return "\(day < 10 ? "0" : "")\(day)/\(month < 10 ? "0" : "")\(month)/\(year)"
-        case .en: return date.isoString
-        }
-    }
 }

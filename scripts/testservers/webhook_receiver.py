@@ -104,11 +104,15 @@ def handler_for(state, secret, status, delay, count_only=False):
             if not signature_is_valid(signature, body, secret, int(time.time())):
                 self.respond(401, {"error": "invalid or stale signature"})
                 return
-            number = state.next_number()
             if count_only:
-                write_atomically(os.path.join(state.directory, "accepted"), str(number).encode())
+                # Under the lock: handler threads share the counter file (and its temporary name).
+                with state.lock:
+                    state.accepted += 1
+                    number = state.accepted
+                    write_atomically(os.path.join(state.directory, "accepted"), str(number).encode())
                 self.respond(200, {"accepted": number})
                 return
+            number = state.next_number()
             write_atomically(os.path.join(state.directory, f"{number}.body"), body)
             record = {
                 "delivery_id": self.headers.get("Encours-Delivery-Id"),
