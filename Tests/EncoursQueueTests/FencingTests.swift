@@ -269,3 +269,49 @@ struct ScopedHandler: JobHandler {
         }
     }
 }
+
+/// Reads in `JobContext.read`, then tries to write there.
+struct ReadingHandler: JobHandler {
+    let kind = "test.read"
+    let seen: ScopeObservations
+
+    func handle(_ context: JobContext) async throws {
+        let seen = self.seen
+        try await context.read { connection in
+            let row = try connection.query("SELECT current_user::text, encours.current_tenant_id()::text").rows[0]
+            let visible = Set(try connection.query("SELECT DISTINCT tenant_id FROM encours.jobs").rows.map { try $0.decode(0, as: Int64.self) })
+            seen.add(.init(role: try row.decode(0), tenant: try row.decode(1), visibleTenants: visible))
+        }
+        // A write inside a read is refused by PostgreSQL, and the attempt fails.
+        let id = context.job.id
+        try await context.read { connection in
+            _ = try connection.query("INSERT INTO public.effects (job_id) VALUES ($1)", [id])
+        }
+    }
+}
+
+@Suite("JobContext.read")
+struct JobContextReadTests {
+    @Test("a read runs as the tenant role in the job's own scope, and cannot write")
+    func readIsScopedAndReadOnly() async throws {
+        try await TestDatabase.with { database in
+            let acme = try await makeTenant(database, "acme")
+            let beta = try await makeTenant(database, "beta")
+            try await database.withConnection {
+                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
+            }
+            _ = try await enqueue(database, [NewJob(tenantID: beta, kind: "noop", payload: #"{"sleep_ms": 60000}"#)])
+            let ids = try await enqueue(database, [NewJob(tenantID: acme, kind: "test.read", maxAttempts: 1)])
+            let seen = ScopeObservations()
+            try await withWorker(database, testConfiguration(), handlers: [ReadingHandler(seen: seen), ScriptedHandler()]) { _ in
+                try await eventually(database) { try JobQueue.job(id: ids[0], on: $0)?.state == .discarded }
+            }
+            #expect(seen.all.map(\.role) == ["encours_tenant"])
+            #expect(seen.all.map(\.tenant) == [String(acme)])
+            #expect(seen.all.first?.visibleTenants == [acme])
+            let job = try await fetchJob(database, ids[0])
+            #expect(job.errors.last?.error.contains("read-only transaction") == true, "\(job.errors)")
+            #expect(try await database.integer("SELECT count(*) FROM public.effects") == 0)
+        }
+    }
+}

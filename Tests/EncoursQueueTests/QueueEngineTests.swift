@@ -230,7 +230,7 @@ struct QueueEngineTests {
                 return try row.decode("attempted_at")
             }
             try await withWorker(database, testConfiguration(lease: lease)) { _ in
-                try await eventually(database, timeout: .seconds(10)) { try JobQueue.job(id: ids[0], on: $0)?.state == .completed }
+                try await eventually(database, timeout: .seconds(20)) { try JobQueue.job(id: ids[0], on: $0)?.state == .completed }
             }
             let job = try await fetchJob(database, ids[0])
             let secondAttempt = try #require(job.attemptedAt)
