@@ -122,7 +122,7 @@ public enum LatePenalty {
     /// payment counts from the day it is received); it never goes below zero. The annual rate for a
     /// day is its half-year's ECB reference rate (see ``RateHistory/referenceRate(for:)``) plus
     /// `marginHundredths`, never below zero; a day's interest is balance × rate ÷ 365 (also in leap
-    /// years, as the SPEC words it). The exact sum over all days is rounded once, to the cent.
+    /// years, as the product contract words it). The exact sum over all days is rounded once, to the cent.
     /// Errors: `unknownReference` when a day's reference rate is not in `rates`.
     public static func interest(
         amountCents: Int64, dueDate: CalendarDate, asOf: CalendarDate, reductions: [Reduction],
