@@ -49,7 +49,7 @@ CREATE TABLE encours.dunning_levels (
     FOREIGN KEY (tenant_id, policy) REFERENCES encours.dunning_policies (tenant_id, name) ON DELETE CASCADE
 );
 
--- The default policy (SPEC §5.1), for a tenant of the current transaction's choosing.
+-- The default policy (docs/dunning.md), for the tenant given.
 CREATE FUNCTION encours.create_standard_policy(p_tenant BIGINT) RETURNS VOID
 LANGUAGE sql VOLATILE AS $$
     INSERT INTO encours.dunning_policies (tenant_id, name, min_amount_cents, min_days_between_reminders)
