@@ -1,6 +1,8 @@
+import EncoursJobs
 import EncoursLedger
 import EncoursLedgerStore
 import EncoursPostgres
+import EncoursQueue
 import EncoursTenancy
 import Foundation
 
@@ -22,9 +24,18 @@ public enum LedgerAdmin {
             throw AdminError(.invalidInput, "\(path): not readable")
         }
         let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
+        // A change to the ledger enqueues the risk recalculation of the customers it touches
+        // (today, in the tenant's time zone), committed with the import.
         return try LedgerImport.run(
             kind: importKind, fileURL: URL(fileURLWithPath: path), fileName: path, tenantID: tenant.id,
-            tenantCurrency: tenant.currency, dryRun: dryRun, on: connection)
+            tenantCurrency: tenant.currency, dryRun: dryRun,
+            afterChange: { connection, customers in
+                _ = try JobQueue.enqueue(
+                    [NewJob(tenantID: tenant.id, kind: RiskRecalcHandler.kindName,
+                            payload: try RiskRecalcHandler.payload(asOf: nil, customerIDs: customers), priority: 3)],
+                    on: connection)
+            },
+            on: connection)
     }
 
     /// `encours promises add`.

@@ -140,7 +140,7 @@ struct DunningCommand: AsyncParsableCommand {
                 print("dunning run of \(tenant) at \(queued.asOf): job \(queued.jobID)\(queued.alreadyQueued ? " (already queued)" : " enqueued")")
                 return
             }
-            let job = try await waitForJob(queued.jobID)
+            let job = try await database.waitForJob(queued.jobID)
             let recorded = job.state == .completed
                 ? try await database.run { try DunningAdmin.recordedRun(jobID: queued.jobID, tenantID: queued.tenantID, on: $0) } : nil
             if json {
@@ -154,21 +154,6 @@ struct DunningCommand: AsyncParsableCommand {
                 print("job \(job.id) \(job.state.rawValue)\(job.errors.last.map { ": \($0.error)" } ?? "")")
             }
             if job.state != .completed { throw ExitCode(1) }
-        }
-
-        func poll(_ id: Int64, on session: PostgresSession) async throws -> Job {
-            var delay = Duration.milliseconds(50)
-            while true {
-                let job = try await session.withConnection { connection -> Job in
-                    guard let job = try JobQueue.job(id: id, on: connection) else {
-                        throw AdminError(.notFound, "job \(id) is gone (pruned?)")
-                    }
-                    return job
-                }
-                if job.state.isFinal { return job }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .milliseconds(500))
-            }
         }
 
         struct WaitOutcome: Encodable {
@@ -195,30 +180,6 @@ struct DunningCommand: AsyncParsableCommand {
                 try container.encode(reminders, forKey: .reminders)
                 try container.encode(invoicesMoved, forKey: .invoicesMoved)
                 try container.encode(error, forKey: .error)
-            }
-        }
-
-        /// Polls the job on one connection until it is completed, discarded or cancelled; a
-        /// `retryable` job is still going. SIGINT stops waiting (the job goes on).
-        func waitForJob(_ id: Int64) async throws -> Job {
-            let url = try database.url()
-            do {
-                return try await Interruption.cancelOnSignal {
-                    let session = PostgresSession(connectionString: url, name: "encours-wait")
-                    do {
-                        let job = try await poll(id, on: session)
-                        await session.close()
-                        return job
-                    } catch {
-                        await session.close()
-                        throw error
-                    }
-                }
-            } catch is CancellationError {
-                FileHandle.standardError.write(Data("encours: stopped waiting; job \(id) goes on (see encours jobs show \(id))\n".utf8))
-                Foundation.exit(130)
-            } catch {
-                fail(error)
             }
         }
     }

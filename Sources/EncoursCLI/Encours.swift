@@ -11,7 +11,7 @@ struct Encours: AsyncParsableCommand {
         abstract: "Encours admin CLI: migrate, manage tenants, enqueue work and inspect the queue.",
         subcommands: [
             Migrate.self, TenantCommand.self, Import.self, PolicyCommand.self, TemplatesCommand.self, RatesCommand.self, DunningCommand.self,
-            RemindersCommand.self, PromisesCommand.self, DisputesCommand.self, ReportCommand.self,
+            RemindersCommand.self, RiskCommand.self, PromisesCommand.self, DisputesCommand.self, ReportCommand.self,
             Enqueue.self, QueueCommand.self, JobsCommand.self,
         ])
 

@@ -100,7 +100,7 @@ struct DisputesCommand: AsyncParsableCommand {
 }
 
 struct ReportCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "report", abstract: "Receivables reports.", subcommands: [Aging.self])
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Receivables reports.", subcommands: [Aging.self, DSO.self])
 
     struct Aging: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open balances by days past due: current, 1-30, 31-60, 61-90, over 90.")

@@ -1,6 +1,7 @@
 import EncoursDelivery
 import EncoursLedger
 import EncoursLedgerStore
+import EncoursPostgres
 import EncoursQueue
 import EncoursReminders
 import Foundation
@@ -71,10 +72,19 @@ public struct ReminderDeliveryHandler: JobHandler {
         "{\"reminder_id\": \(reminderID)}"
     }
 
+    /// The payload of the delivery job of notification `notificationID` (a message to the tenant, such as a risk alert).
+    public static func payload(notificationID: Int64) -> String {
+        "{\"notification_id\": \(notificationID)}"
+    }
+
     public func handle(_ context: JobContext) async throws {
         let payload = try JobPayload(context.job.payload)
+        if let notificationID = try payload.integer("notification_id").map(Int64.init) {
+            try await deliverNotification(notificationID, context: context)
+            return
+        }
         guard let reminderID = try payload.integer("reminder_id").map(Int64.init) else {
-            throw HandlerError(.invalidPayload, "job \(context.job.id): reminder_id is missing")
+            throw HandlerError(.invalidPayload, "job \(context.job.id): reminder_id (or notification_id) is missing")
         }
         // A read (no fence, nothing to flush): the fenced write comes once the reminder is sent.
         let loaded = try await context.read { connection -> (ReminderDeliveryStore.Delivery, [ReminderTemplateStore.Template])? in
@@ -88,37 +98,106 @@ public struct ReminderDeliveryHandler: JobHandler {
         var logger = context.logger
         logger[metadataKey: "reminder.id"] = "\(reminderID)"
         logger[metadataKey: "reminder.channel"] = "\(delivery.reminder.channel)"
+        try await sendRecording(
+            what: "reminder", context: context, logger: logger,
+            send: { try await deliver(delivery, templates: templates, logger: logger) },
+            outcome: { connection, failure in
+                if let failure {
+                    try ReminderDeliveryStore.markFailed(reminderID: reminderID, reason: failure, on: connection)
+                } else {
+                    try ReminderDeliveryStore.markSent(reminderID: reminderID, on: connection)
+                }
+            },
+            noteAttempt: { try ReminderDeliveryStore.noteAttempt(reminderID: reminderID, on: $0) })
+    }
+
+    /// Sends a notification to the tenant (its `alert_email` or `webhook_url`) and records the outcome.
+    func deliverNotification(_ notificationID: Int64, context: JobContext) async throws {
+        guard let delivery = try await context.read({ try NotificationStore.pending(notificationID: notificationID, on: $0) }) else {
+            context.logger.info("notification already delivered or failed; nothing to do", metadata: ["notification.id": "\(notificationID)"])
+            return
+        }
+        var logger = context.logger
+        logger[metadataKey: "notification.id"] = "\(notificationID)"
+        logger[metadataKey: "notification.channel"] = "\(delivery.channel)"
+        try await sendRecording(
+            what: "notification", context: context, logger: logger,
+            send: { try await send(delivery) },
+            outcome: { connection, failure in
+                if let failure {
+                    try NotificationStore.markFailed(notificationID: notificationID, reason: failure, on: connection)
+                } else {
+                    try NotificationStore.markSent(notificationID: notificationID, on: connection)
+                }
+            },
+            noteAttempt: { try NotificationStore.noteAttempt(notificationID: notificationID, on: $0) })
+    }
+
+    /// Runs `send`, then records its outcome with this attempt's completion: sent; failed for
+    /// good (a permanent error, a broken template, or the last attempt); or, for a temporary
+    /// failure with attempts left, the attempt counted and the error thrown so the job retries.
+    func sendRecording(
+        what: String, context: JobContext, logger: Logger, send: () async throws -> Void,
+        outcome: @escaping @Sendable (PostgresConnection, String?) throws -> Void,
+        noteAttempt: @escaping @Sendable (PostgresConnection) throws -> Void
+    ) async throws {
         do {
-            try await deliver(delivery, templates: templates, logger: logger)
+            try await send()
         } catch let error as DeliveryError where !error.isRetryable {
-            try await record(reminderID, failure: error.message, context: context)
-            logger.warning("reminder delivery failed for good", metadata: ["error": "\(error.message)"])
+            try await record(failure: error.message, outcome: outcome, context: context)
+            logger.warning("\(what) delivery failed for good", metadata: ["error": "\(error.message)"])
             return
         } catch let error as DeliveryError {
             if context.job.countedAttempts >= context.job.maxAttempts {
-                try await record(reminderID, failure: "gave up after \(context.job.countedAttempts) attempts: \(error.message)", context: context)
-                logger.warning("reminder delivery gave up", metadata: ["error": "\(error.message)"])
+                try await record(
+                    failure: "gave up after \(context.job.countedAttempts) attempts: \(error.message)", outcome: outcome, context: context)
+                logger.warning("\(what) delivery gave up", metadata: ["error": "\(error.message)"])
                 return
             }
-            _ = try? await context.transaction { transaction in
-                try ReminderDeliveryStore.noteAttempt(reminderID: reminderID, on: transaction.connection)
-            }
+            _ = try? await context.transaction { transaction in try noteAttempt(transaction.connection) }
             throw error
         } catch let error as ReminderError {
-            try await record(reminderID, failure: "template: \(error)", context: context)
+            try await record(failure: "template: \(error)", outcome: outcome, context: context)
             return
         }
-        try await context.transaction { transaction in
-            try ReminderDeliveryStore.markSent(reminderID: reminderID, on: transaction.connection)
-            transaction.completeJob()
-        }
-        logger.info("reminder sent")
+        try await record(failure: nil, outcome: outcome, context: context)
+        logger.info("\(what) sent")
     }
 
-    func record(_ reminderID: Int64, failure: String, context: JobContext) async throws {
+    func record(
+        failure: String?, outcome: @escaping @Sendable (PostgresConnection, String?) throws -> Void, context: JobContext
+    ) async throws {
         try await context.transaction { transaction in
-            try ReminderDeliveryStore.markFailed(reminderID: reminderID, reason: failure, on: transaction.connection)
+            try outcome(transaction.connection, failure)
             transaction.completeJob()
+        }
+    }
+
+    /// Sends a notification by email (plain text) or webhook (its JSON event, signed).
+    func send(_ delivery: NotificationStore.Delivery) async throws {
+        switch delivery.channel {
+        case "email":
+            guard !mail.isEmpty else {
+                throw DeliveryError(code: .temporary, message: "this worker has no ENCOURS_SMTP_URL; an email notification waits for one that has")
+            }
+            guard let from = delivery.settings["smtp_from"] ?? configuration.defaultFrom else {
+                throw DeliveryError(code: .permanent, message: "no sender address: set the tenant's smtp_from (or ENCOURS_SMTP_FROM)")
+            }
+            let domain = from.split(separator: "@").last.map(String.init) ?? "encours.invalid"
+            let message = EmailMessage(
+                from: EmailAddress(from, displayName: "Encours"), to: [EmailAddress(delivery.recipient, displayName: delivery.tenantName)],
+                subject: delivery.subject, textBody: delivery.text, htmlBody: nil,
+                messageID: "<notification-\(delivery.id).\(delivery.tenantSlug)@\(domain)>", date: Date(),
+                headers: [MessageHeader("Auto-Submitted", "auto-generated")])
+            try await mail[counter.next() % mail.count].send(message)
+        default:
+            guard let secret = delivery.settings["webhook_secret"] else {
+                throw DeliveryError(code: .permanent, message: "no webhook_secret: set it with encours tenant set \(delivery.tenantSlug) webhook_secret SECRET")
+            }
+            try await webhooks[counter.next() % webhooks.count].post(
+                WebhookRequest(
+                    url: delivery.recipient, body: Array(delivery.payload.utf8), secret: secret,
+                    deliveryID: "notification-\(delivery.tenantSlug)-\(delivery.id)"))
         }
     }
 

@@ -120,10 +120,13 @@ public enum DunningRun {
             """
             CREATE TEMPORARY TABLE dunning_plan ON COMMIT DROP AS
             WITH customer_policy AS (
-                -- A customer naming a policy the tenant does not have is dunned by `standard`.
-                SELECT c.customer_id, coalesce(p.name, 'standard') AS policy
+                -- A customer naming a policy the tenant does not have is dunned by `standard`; one
+                -- the risk recalculation moved to `strict` (graded D or E) is dunned by that policy.
+                SELECT c.customer_id, coalesce(s.name, p.name, 'standard') AS policy
                 FROM encours.customers c
                 LEFT JOIN encours.dunning_policies p ON p.tenant_id = c.tenant_id AND p.name = c.policy
+                LEFT JOIN encours.customer_risk r ON r.tenant_id = c.tenant_id AND r.customer_id = c.customer_id AND r.strict_policy
+                LEFT JOIN encours.dunning_policies s ON s.tenant_id = c.tenant_id AND s.name = 'strict' AND r.strict_policy
                 WHERE NOT c.on_hold
             ),
             eligible AS (

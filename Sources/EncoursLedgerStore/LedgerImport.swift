@@ -36,9 +36,14 @@ public enum LedgerImport {
     static let copyBatch = 20_000
 
     /// Imports `url` for the tenant; throws ``Rejected`` listing every problem when the file is not importable.
+    ///
+    /// When the import changes the ledger (not on a dry run), `afterChange` runs in its transaction
+    /// with the customers the file touches (nil when more than ``RiskRecalc/maximumNamedCustomers``):
+    /// the admin layer enqueues their risk recalculation there, so it commits with the import.
     public static func run(
         kind: ImportKind, fileURL url: URL, fileName: String, tenantID: Int64, tenantCurrency: String, dryRun: Bool,
-        actor: String = "encours import", on connection: PostgresConnection
+        actor: String = "encours import", afterChange: ((PostgresConnection, [String]?) throws -> Void)? = nil,
+        on connection: PostgresConnection
     ) throws -> Outcome {
         let currency = try CurrencyCode(tenantCurrency)
         return try TenantScope.transaction(tenantID: tenantID, actor: actor, commit: !dryRun, on: connection) { connection in
@@ -98,6 +103,19 @@ public enum LedgerImport {
                 SELECT encours.audit('import', $1, NULL,
                     jsonb_build_object('file', $2::text, 'rows', $3::int, 'inserted', $4::int, 'updated', $5::int))
                 """, [kind.rawValue, fileName, outcome.rows, inserted, updated])
+            if let afterChange, !dryRun, inserted + updated > 0 {
+                let touched = try connection.query(
+                    kind == .disputes
+                        ? """
+                        SELECT DISTINCT i.customer_id FROM import_rows s
+                        JOIN encours.invoices i ON i.tenant_id = (SELECT encours.current_tenant_id()) AND i.invoice_id = s.invoice_id
+                        LIMIT $1
+                        """
+                        : "SELECT DISTINCT customer_id FROM import_rows LIMIT $1",
+                    [RiskRecalc.maximumNamedCustomers + 1])
+                let customers = try touched.rows.map { try $0.decode(0, as: String.self) }
+                try afterChange(connection, customers.count > RiskRecalc.maximumNamedCustomers ? nil : customers.sorted())
+            }
             return outcome
         }
     }

@@ -207,3 +207,154 @@ public struct LedgerSummary: Sendable, Encodable {
         }
     }
 }
+
+/// The tenant's receivables metrics at a date (`report dso`): DSO by the countback method over
+/// the last three months, best possible DSO, average days delinquent, and the CEI of the last month.
+///
+/// The months are rolling, ending at the date: (D − 1 month, D], then the month before, and so
+/// on. Credit sales are the invoices issued in a month in the tenant's currency; receivables are
+/// the open balances of those invoices at a date (payments and credit notes up to it counted).
+public struct DSOReport: Sendable, Encodable {
+    /// One month of the countback, newest first.
+    public struct Month: Sendable, Encodable {
+        public var start: String
+        public var end: String
+        public var days: Int
+        public var sales: String
+    }
+
+    /// The period the CEI covers (the last month) and its four figures.
+    public struct CEIPeriod: Sendable, Encodable {
+        public var start: String
+        public var end: String
+        public var openingReceivables: String
+        public var sales: String
+        public var closingReceivables: String
+        public var closingCurrent: String
+        enum CodingKeys: String, CodingKey {
+            case start, end, sales
+            case openingReceivables = "opening_receivables"
+            case closingReceivables = "closing_receivables"
+            case closingCurrent = "closing_current"
+        }
+    }
+
+    public var asOf: String
+    public var currency: String
+    /// Open balances at the date, and the part not yet due.
+    public var receivables: String
+    public var currentReceivables: String
+    /// Days, one decimal; nil when undefined (nothing sold in the period).
+    public var dso: Double?
+    public var bestPossibleDSO: Double?
+    public var averageDaysDelinquent: Double?
+    /// Percent, one decimal; nil when nothing was collectable.
+    public var cei: Double?
+    public var months: [Month]
+    public var ceiPeriod: CEIPeriod
+
+    enum CodingKeys: String, CodingKey {
+        case currency, receivables, dso, cei, months
+        case asOf = "as_of"
+        case currentReceivables = "current_receivables"
+        case bestPossibleDSO = "best_possible_dso"
+        case averageDaysDelinquent = "average_days_delinquent"
+        case ceiPeriod = "cei_period"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(asOf, forKey: .asOf)
+        try container.encode(currency, forKey: .currency)
+        try container.encode(receivables, forKey: .receivables)
+        try container.encode(currentReceivables, forKey: .currentReceivables)
+        try container.encode(dso, forKey: .dso)
+        try container.encode(bestPossibleDSO, forKey: .bestPossibleDSO)
+        try container.encode(averageDaysDelinquent, forKey: .averageDaysDelinquent)
+        try container.encode(cei, forKey: .cei)
+        try container.encode(months, forKey: .months)
+        try container.encode(ceiPeriod, forKey: .ceiPeriod)
+    }
+
+    /// Computes the report at `asOf` (default: today in the tenant's time zone).
+    @available(*, noasync, message: "blocks its thread: run it inside PostgresSession.withConnection")
+    public static func compute(tenantID: Int64, asOf: CalendarDate?, on connection: PostgresConnection) throws -> DSOReport {
+        try TenantScope.transaction(tenantID: tenantID, commit: false, on: connection) { connection in
+            try AgingReport.tuneForTenantWideRead(on: connection)
+            let tenant = try connection.query(
+                """
+                SELECT currency, d::text, (d - interval '1 month')::date::text, (d - interval '2 months')::date::text,
+                       (d - interval '3 months')::date::text
+                FROM encours.tenants, coalesce($1::date, encours.current_tenant_today()) AS d
+                WHERE id = (SELECT encours.current_tenant_id())
+                """, [asOf?.isoString])
+            let currency = try tenant.decode(String.self, row: 0, column: 0)
+            let bounds = try (1...4).map { try CalendarDate(parsing: tenant.decode(String.self, row: 0, column: $0)) }
+            let sales = try connection.query(
+                """
+                SELECT coalesce(sum(amount_cents) FILTER (WHERE issue_date > $3::date), 0)::text,
+                       coalesce(sum(amount_cents) FILTER (WHERE issue_date > $4::date AND issue_date <= $3::date), 0)::text,
+                       coalesce(sum(amount_cents) FILTER (WHERE issue_date <= $4::date), 0)::text
+                FROM encours.invoices
+                WHERE kind = 'invoice' AND currency = $2 AND issue_date > $5::date AND issue_date <= $1::date
+                """, [bounds[0].isoString, currency, bounds[1].isoString, bounds[2].isoString, bounds[3].isoString])
+            let monthSales = try (0..<3).map { try wide(sales.decode(String.self, row: 0, column: $0)) }
+            let closing = try receivables(at: bounds[0], currency: currency, on: connection)
+            let opening = try receivables(at: bounds[1], currency: currency, on: connection)
+            let months = (0..<3).map {
+                ReceivablesMetrics.Month(salesCents: monthSales[$0], days: bounds[$0].days(since: bounds[$0 + 1]))
+            }
+            let dso = ReceivablesMetrics.countbackDSOTenths(closingReceivablesCents: closing.total, months: months)
+            let best = ReceivablesMetrics.bestPossibleDSOTenths(
+                currentReceivablesCents: closing.current, salesCents: monthSales.reduce(0, +), days: bounds[0].days(since: bounds[3]))
+            let cei = ReceivablesMetrics.collectionEffectivenessTenths(
+                openingReceivablesCents: opening.total, salesCents: monthSales[0], closingReceivablesCents: closing.total,
+                closingCurrentCents: closing.current)
+            func days(_ tenths: Int?) -> Double? { tenths.map { Double($0) / 10 } }
+            return DSOReport(
+                asOf: bounds[0].isoString, currency: currency, receivables: Money.decimalString(cents: closing.total),
+                currentReceivables: Money.decimalString(cents: closing.current), dso: days(dso), bestPossibleDSO: days(best),
+                averageDaysDelinquent: days(ReceivablesMetrics.averageDaysDelinquentTenths(dsoTenths: dso, bestPossibleTenths: best)),
+                cei: days(cei),
+                months: try (0..<3).map {
+                    Month(start: try bounds[$0 + 1].adding(days: 1).isoString, end: bounds[$0].isoString, days: months[$0].days,
+                          sales: Money.decimalString(cents: monthSales[$0]))
+                },
+                ceiPeriod: CEIPeriod(
+                    start: try bounds[1].adding(days: 1).isoString, end: bounds[0].isoString,
+                    openingReceivables: Money.decimalString(cents: opening.total), sales: Money.decimalString(cents: monthSales[0]),
+                    closingReceivables: Money.decimalString(cents: closing.total), closingCurrent: Money.decimalString(cents: closing.current)))
+        }
+    }
+
+    /// Open balances of the tenant's invoices in `currency` at `date`: in total, and not yet due.
+    @available(*, noasync)
+    static func receivables(at date: CalendarDate, currency: String, on connection: PostgresConnection) throws -> (total: Int128, current: Int128) {
+        let result = try connection.query(
+            """
+            WITH paid AS (
+                SELECT invoice_id, sum(amount_cents)::bigint AS cents FROM encours.payments
+                WHERE invoice_id IS NOT NULL AND received_on <= $1::date GROUP BY invoice_id
+            ),
+            credited AS (
+                SELECT applies_to AS invoice_id, sum(amount_cents)::bigint AS cents FROM encours.invoices
+                WHERE kind = 'credit_note' AND issue_date <= $1::date GROUP BY applies_to
+            ),
+            open AS (
+                SELECT i.due_date, i.amount_cents - coalesce(p.cents, 0) - coalesce(c.cents, 0) AS balance
+                FROM encours.invoices i
+                LEFT JOIN paid p ON p.invoice_id = i.invoice_id
+                LEFT JOIN credited c ON c.invoice_id = i.invoice_id
+                WHERE i.kind = 'invoice' AND i.currency = $2 AND i.issue_date <= $1::date
+            )
+            SELECT coalesce(sum(balance), 0)::text, coalesce(sum(balance) FILTER (WHERE due_date >= $1::date), 0)::text
+            FROM open WHERE balance > 0
+            """, [date.isoString, currency])
+        return (try wide(result.decode(String.self, row: 0, column: 0)), try wide(result.decode(String.self, row: 0, column: 1)))
+    }
+
+    static func wide(_ text: String) throws -> Int128 {
+        guard let value = Money.cents(numericText: text) else { throw LedgerStoreError("a receivables sum could not be read: \(text.prefix(40))") }
+        return value
+    }
+}

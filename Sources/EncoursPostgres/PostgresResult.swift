@@ -95,6 +95,11 @@ public struct PostgresRow {
         try result.decode(T.self, row: index, column: column)
     }
 
+    /// Decodes the nullable column at `column`.
+    public func decode<T: PostgresDecodable>(_ column: Int, as type: T?.Type = T?.self) throws -> T? {
+        try result.decode(T?.self, row: index, column: column)
+    }
+
     /// The raw text of the named column (nil for NULL).
     public subscript(_ column: String) -> String? {
         guard let position = result.columnIndex(column) else { return nil }

@@ -47,6 +47,13 @@ for (name, system), results in sorted(runs.items()):
                 f"{figure(results, 'worker_peak_rss_mb', 1)} MB; phases (last run) {results[-1]['phases']}")
     elif name == "dunning-baseline":
         text = f"read {results[0]['invoices']:,} invoices, write as many items and levels: {figure(results, 'seconds', 2)} s"
+    elif name == "risk-recalc":
+        r = results[-1]
+        text = (f"{r['invoices']:,} invoices, {r['customers']:,} customers scored, {r['alerts']:,} alerts in "
+                f"{figure(results, 'seconds', 2)} s; worker peak RSS {figure(results, 'worker_peak_rss_mb', 1)} MB; "
+                f"phases (last run) {r['phases']}; grades {r['grades']}")
+    elif name in ("risk-baseline-aging", "report-dso"):
+        text = f"{results[0]['invoices']:,} invoices in {figure(results, 'seconds', 2)} s"
     elif name.startswith("deliver-"):
         text = f"{figure(results, 'rate')} messages/s"
     else:

@@ -218,7 +218,7 @@ public struct RiskModel: Sendable, Hashable {
     }
 
     /// `numerator ÷ denominator` rounded half away from zero (denominator > 0).
-    static func rounded(_ numerator: Int128, over denominator: Int128) -> Int {
+    public static func rounded(_ numerator: Int128, over denominator: Int128) -> Int {
         let magnitude = numerator.magnitude
         let divisor = denominator.magnitude
         var quotient = magnitude / divisor

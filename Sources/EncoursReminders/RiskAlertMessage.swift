@@ -1,0 +1,81 @@
+import EncoursLedger
+
+/// The notification a risk alert sends the tenant, in its language: a subject and a short plain text.
+public enum RiskAlertMessage {
+    /// Writes the subject and body for `notice` (French unless the tenant's language is `en`).
+    public static func compose(_ notice: RiskAlertNotice) -> NotificationText {
+        let language = ReminderLanguage(rawValue: notice.language) ?? .fr
+        func money(_ cents: Int128) -> String { MoneyFormat.format(wideCents: cents, currency: notice.currency, language: language) }
+        let who = "\(notice.customerName) (\(notice.customerID))"
+        let limit = notice.creditLimitCents.map { money(Int128($0)) }
+        switch language {
+        case .fr:
+            let subject: String
+            let headline: String
+            switch notice.alert {
+            case .gradeWorsened(let from, let to):
+                subject = "Alerte risque : \(who) passe de \(from.rawValue) à \(to.rawValue)"
+                headline = "La note de risque du client \(who) s'est dégradée de \(from.rawValue) à \(to.rawValue)."
+            case .creditLimitExceeded:
+                subject = "Alerte risque : \(who) dépasse sa limite de crédit"
+                headline = "L'encours du client \(who) dépasse sa limite de crédit."
+            }
+            let text = """
+                \(headline)
+
+                Date : \(DateFormat.format(notice.asOf, language: .fr))
+                Score : \(notice.score)/100, note \(notice.grade.rawValue)
+                Encours : \(money(notice.exposureCents))
+                Échu : \(money(notice.overdueCents))
+                Limite de crédit : \(limit ?? "aucune")
+                Recommandation : \(frenchRecommendation(notice.recommendation))
+
+                Le détail du score : encours risk show --customer \(notice.customerID)
+
+                """
+            return NotificationText(subject: subject, text: text)
+        case .en:
+            let subject: String
+            let headline: String
+            switch notice.alert {
+            case .gradeWorsened(let from, let to):
+                subject = "Risk alert: \(who) downgraded from \(from.rawValue) to \(to.rawValue)"
+                headline = "The risk grade of customer \(who) worsened from \(from.rawValue) to \(to.rawValue)."
+            case .creditLimitExceeded:
+                subject = "Risk alert: \(who) is over its credit limit"
+                headline = "The exposure of customer \(who) is above its credit limit."
+            }
+            let text = """
+                \(headline)
+
+                Date: \(DateFormat.format(notice.asOf, language: .en))
+                Score: \(notice.score)/100, grade \(notice.grade.rawValue)
+                Exposure: \(money(notice.exposureCents))
+                Overdue: \(money(notice.overdueCents))
+                Credit limit: \(limit ?? "none")
+                Recommendation: \(notice.recommendation.rawValue.replacingUnderscores())
+
+                The score explained: encours risk show --customer \(notice.customerID)
+
+                """
+            return NotificationText(subject: subject, text: text)
+        }
+    }
+
+    static func frenchRecommendation(_ recommendation: RiskRecommendation) -> String {
+        switch recommendation {
+        case .none: "aucune"
+        case .watch: "surveiller"
+        case .requireDeposit: "exiger un acompte"
+        case .creditInsurance: "assurance-crédit"
+        case .factoring: "affacturage"
+        case .stopCredit: "arrêter le crédit"
+        }
+    }
+}
+
+extension String {
+    fileprivate func replacingUnderscores() -> String {
+        String(map { $0 == "_" ? " " : $0 })
+    }
+}
