@@ -9,7 +9,7 @@ public enum TenantSettings {
     public static let documented: [(key: String, defaultValue: String?)] = [
         ("smtp_from", nil), ("webhook_url", nil), ("webhook_secret", nil),
         ("penalty_margin_points", "10"), ("recovery_indemnity", "40.00"), ("alert_email", nil),
-        ("holidays", "fr"), ("escalation_policy", nil),
+        ("holidays", "fr"), ("escalation_policy", nil), ("risk_high_exposure", "50000.00"),
         ("dunning_schedule", nil), ("risk_schedule", nil), ("disputes_schedule", nil),
     ]
 
@@ -112,6 +112,10 @@ public enum TenantSettings {
             guard CronExpression.isValid(value) else {
                 throw bad("expected a 5-field cron expression such as \"0 7 * * 1-5\"")
             }
+        case "risk_high_exposure":
+            let cents: Int64
+            do { cents = try Money.parseExactCents(value) } catch { throw bad("expected an amount such as 50000.00 (\(error.message))") }
+            guard cents >= 0 else { throw bad("expected an amount of 0.00 or more") }
         case let key where key == "recovery_indemnity" || key.hasPrefix("recovery_indemnity_"):
             if key != "recovery_indemnity" {
                 let currency = key.dropFirst("recovery_indemnity_".count)
