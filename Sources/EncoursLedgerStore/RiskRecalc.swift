@@ -23,7 +23,7 @@ public enum RiskRecalc {
         public var policySwitches: Int
         /// The notifications written for the alerts, to be delivered.
         public var notificationIDs: [Int64]
-        /// How long each phase took (figures, score, record), for logs and benchmarks.
+        /// How long each phase took (figures, read, score, scores, states, alerts), for logs and benchmarks.
         public var phases: [(name: String, duration: Duration)] = []
     }
 
@@ -34,12 +34,12 @@ public enum RiskRecalc {
     /// `customerIDs` (nil: all of the tenant's), in the current tenant scope.
     ///
     /// Takes the tenant's risk lock, so two recalculations take turns and never raise the same
-    /// alert twice. `compose` writes each alert's notification text (the caller knows the
-    /// languages). An unknown customer id is an error that names it.
+    /// alert twice. `compose` writes a notification's text for one alert or for all of a
+    /// recalculation's (the caller knows the languages). An unknown customer id is an error that names it.
     @available(*, noasync, message: "blocks its thread: run it inside a tenant-scoped transaction")
     public static func perform(
         asOf requested: CalendarDate?, customerIDs: [String]?, jobID: Int64?,
-        compose: (RiskAlertNotice) -> NotificationText, on connection: PostgresConnection
+        compose: ([RiskAlertNotice]) -> NotificationText, on connection: PostgresConnection
     ) throws -> Outcome {
         try connection.query("SELECT encours.lock_tenant_risk()")
         try AgingReport.tuneForTenantWideRead(on: connection)
@@ -154,16 +154,19 @@ public enum RiskRecalc {
             RETURNING recalc_id
             """, [asOf.isoString, customerIDs, jobID, rows.count, notices.count, scored.policySwitchCount]
         ).decode(Int64.self, row: 0, column: 0)
-        try scored.write(recalcID: recalcID, asOf: asOf, currency: currency, on: connection)
+        try scored.writeScores(recalcID: recalcID, asOf: asOf, currency: currency, on: connection)
+        phase("scores")
+        try scored.writeStates(recalcID: recalcID, asOf: asOf, on: connection)
+        phase("states")
         let notificationIDs = try recordAlerts(
             notices, recalcID: recalcID, alertEmail: alertEmail, webhookURL: webhookURL, compose: compose, on: connection)
+        phase("alerts")
         try Audit.record(
             action: "risk_recalc", entity: "risk_recalc", id: String(recalcID),
             details: [
                 "as_of": asOf.isoString, "customers": String(rows.count), "alerts": String(notices.count),
                 "policy_switches": String(scored.policySwitchCount), "job_id": jobID.map(String.init) ?? "",
             ], on: connection)
-        phase("record")
         return Outcome(
             asOf: asOf, recalcID: recalcID, customers: rows.count, alerts: notices.count, policySwitches: scored.policySwitchCount,
             notificationIDs: notificationIDs, phases: phases)
@@ -309,7 +312,10 @@ public enum RiskRecalc {
         var changedGrades: [String] = []
         var changedOverLimit: [Bool] = []
         var changedStrict: [Bool] = []
-        var policySwitchCount = 0
+        /// The customers whose policy switched, and the switch.
+        var switchedIDs: [String] = []
+        var switchNames: [String] = []
+        var policySwitchCount: Int { switchedIDs.count }
 
         init(capacity: Int) {
             customerIDs.reserveCapacity(capacity)
@@ -333,7 +339,10 @@ public enum RiskRecalc {
             prior.append(figures.priorDaysBeyondTermsTenths)
             strict.append(outcome.state.strictPolicy)
             switches.append(outcome.policySwitch?.rawValue)
-            if outcome.policySwitch != nil { policySwitchCount += 1 }
+            if let policySwitch = outcome.policySwitch {
+                switchedIDs.append(customerID)
+                switchNames.append(policySwitch.rawValue)
+            }
             if changed {
                 changedIDs.append(customerID)
                 changedGrades.append(outcome.state.grade.rawValue)
@@ -342,8 +351,9 @@ public enum RiskRecalc {
             }
         }
 
+        /// Writes one history row per customer.
         @available(*, noasync)
-        func write(recalcID: Int64, asOf: CalendarDate, currency: CurrencyCode, on connection: PostgresConnection) throws {
+        func writeScores(recalcID: Int64, asOf: CalendarDate, currency: CurrencyCode, on connection: PostgresConnection) throws {
             try connection.query(
                 """
                 INSERT INTO encours.risk_scores (
@@ -362,6 +372,11 @@ public enum RiskRecalc {
                 """,
                 [recalcID, asOf.isoString, currency.code, customerIDs, scores, grades, recommendations, factors, utilization, dbt,
                  recent, prior, strict, switches])
+        }
+
+        /// Writes the states that changed (or are new), and each policy switch to the audit trail.
+        @available(*, noasync)
+        func writeStates(recalcID: Int64, asOf: CalendarDate, on connection: PostgresConnection) throws {
             guard !changedIDs.isEmpty else { return }
             try connection.query(
                 """
@@ -372,21 +387,22 @@ public enum RiskRecalc {
                 SET grade = EXCLUDED.grade, over_credit_limit = EXCLUDED.over_credit_limit, strict_policy = EXCLUDED.strict_policy
                 """, [changedIDs, changedGrades, changedOverLimit, changedStrict])
             // Each policy switch is in the audit trail as well as in the customer's score history.
+            guard !switchedIDs.isEmpty else { return }
             try connection.query(
                 """
                 SELECT encours.audit('risk_policy_switch', 'customer', u.customer_id,
                                      jsonb_build_object('switch', u.switch, 'recalc_id', $1::bigint, 'as_of', $2::text))
                 FROM unnest($3::text[], $4::text[]) AS u (customer_id, switch)
-                WHERE u.switch IS NOT NULL
-                """, [recalcID, asOf.isoString, customerIDs, switches])
+                """, [recalcID, asOf.isoString, switchedIDs, switchNames])
         }
     }
 
-    /// Writes the alerts and, per alert, one notification per channel the tenant set (alert_email, webhook_url).
+    /// Writes the alerts and their notifications: one email to `alert_email` listing the
+    /// recalculation's alerts, and one webhook per alert to `webhook_url` (each when set).
     @available(*, noasync)
     static func recordAlerts(
         _ notices: [RiskAlertNotice], recalcID: Int64, alertEmail: String?, webhookURL: String?,
-        compose: (RiskAlertNotice) -> NotificationText, on connection: PostgresConnection
+        compose: ([RiskAlertNotice]) -> NotificationText, on connection: PostgresConnection
     ) throws -> [Int64] {
         guard !notices.isEmpty else { return [] }
         let inserted = try connection.query(
@@ -398,35 +414,48 @@ public enum RiskRecalc {
             RETURNING alert_id
             """,
             [recalcID, notices.map(\.customerID), notices.map(\.alert.kind), notices.map(\.fromGrade), notices.map(\.grade.rawValue)])
-        let channels = [("email", alertEmail), ("webhook", webhookURL)].compactMap { channel, recipient in recipient.map { (channel, $0) } }
-        guard !channels.isEmpty else { return [] }
+        let alertIDs = try (0..<inserted.count).map { try inserted.decode(Int64.self, row: $0, column: 0) }
+        var sources: [String] = []
         var sourceIDs: [Int64] = []
-        var channelNames: [String] = []
+        var channels: [String] = []
         var recipients: [String] = []
         var subjects: [String] = []
         var bodies: [String] = []
         var payloads: [String] = []
-        for (index, notice) in notices.enumerated() {
-            let alertID = try inserted.decode(Int64.self, row: index, column: 0)
-            let text = compose(notice)
-            let payload = try notice.eventJSON(alertID: alertID)
-            for (channel, recipient) in channels {
+        if let alertEmail {
+            let text = compose(notices)
+            let listed = try zip(notices, alertIDs).prefix(RiskAlertNotice.maximumListedInDigest).map { try $0.eventJSON(alertID: $1) }
+            sources.append("risk_recalc")
+            sourceIDs.append(recalcID)
+            channels.append("email")
+            recipients.append(alertEmail)
+            subjects.append(text.subject)
+            bodies.append(text.text)
+            payloads.append(
+                "{\"event\": \"risk.alerts\", \"recalc_id\": \(recalcID), \"as_of\": \"\(notices[0].asOf.isoString)\", "
+                    + "\"count\": \(notices.count), \"alerts\": [\(listed.joined(separator: ", "))]}")
+        }
+        if let webhookURL {
+            for (notice, alertID) in zip(notices, alertIDs) {
+                let text = compose([notice])
+                sources.append("risk_alert")
                 sourceIDs.append(alertID)
-                channelNames.append(channel)
-                recipients.append(recipient)
+                channels.append("webhook")
+                recipients.append(webhookURL)
                 subjects.append(text.subject)
                 bodies.append(text.text)
-                payloads.append(payload)
+                payloads.append(try notice.eventJSON(alertID: alertID))
             }
         }
+        guard !sources.isEmpty else { return [] }
         let notifications = try connection.query(
             """
             INSERT INTO encours.notifications (tenant_id, source, source_id, channel, recipient, subject, text_body, payload)
-            SELECT (SELECT encours.current_tenant_id()), 'risk_alert', u.source_id, u.channel, u.recipient, u.subject, u.body, u.payload
-            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-                 AS u (source_id, channel, recipient, subject, body, payload)
+            SELECT (SELECT encours.current_tenant_id()), u.source, u.source_id, u.channel, u.recipient, u.subject, u.body, u.payload
+            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
+                 AS u (source, source_id, channel, recipient, subject, body, payload)
             RETURNING notification_id
-            """, [sourceIDs, channelNames, recipients, subjects, bodies, payloads])
+            """, [sources, sourceIDs, channels, recipients, subjects, bodies, payloads])
         return try (0..<notifications.count).map { try notifications.decode(Int64.self, row: $0, column: 0) }
     }
 }

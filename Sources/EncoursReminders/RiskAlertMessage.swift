@@ -1,8 +1,34 @@
 import EncoursLedger
 
-/// The notification a risk alert sends the tenant, in its language: a subject and a short plain text.
+/// The notification risk alerts send the tenant, in its language: a subject and a short plain text.
 public enum RiskAlertMessage {
-    /// Writes the subject and body for `notice` (French unless the tenant's language is `en`).
+    /// Writes the message for one alert, or the digest of a recalculation's alerts (French
+    /// unless the tenant's language is `en`). `notices` is not empty.
+    public static func compose(_ notices: [RiskAlertNotice]) -> NotificationText {
+        guard let first = notices.first else { return NotificationText(subject: "", text: "") }
+        if notices.count == 1 { return compose(first) }
+        let language = ReminderLanguage(rawValue: first.language) ?? .fr
+        let listed = notices.prefix(RiskAlertNotice.maximumListedInDigest).map { "- " + compose($0).subject.drop { $0 != ":" }.dropFirst(2) }
+        let more = notices.count - listed.count
+        switch language {
+        case .fr:
+            let date = DateFormat.format(first.asOf, language: .fr)
+            return NotificationText(
+                subject: "Alertes risque : \(notices.count) alertes au \(date)",
+                text: "\(notices.count) alertes de risque au \(date) :\n\n" + listed.joined(separator: "\n")
+                    + (more > 0 ? "\n… et \(more) autres." : "")
+                    + "\n\nLe détail des scores : encours risk show\n")
+        case .en:
+            let date = DateFormat.format(first.asOf, language: .en)
+            return NotificationText(
+                subject: "Risk alerts: \(notices.count) alerts at \(date)",
+                text: "\(notices.count) risk alerts at \(date):\n\n" + listed.joined(separator: "\n")
+                    + (more > 0 ? "\n… and \(more) more." : "")
+                    + "\n\nThe scores explained: encours risk show\n")
+        }
+    }
+
+    /// Writes the subject and body for one alert.
     public static func compose(_ notice: RiskAlertNotice) -> NotificationText {
         let language = ReminderLanguage(rawValue: notice.language) ?? .fr
         func money(_ cents: Int128) -> String { MoneyFormat.format(wideCents: cents, currency: notice.currency, language: language) }

@@ -66,7 +66,11 @@ extension DunningFixture {
             try TenantScope.transaction(tenantID: tenantID, actor: "test", on: connection) { connection in
                 try RiskRecalc.perform(
                     asOf: asOf, customerIDs: customers, jobID: nil,
-                    compose: { NotificationText(subject: "\($0.alert.kind) \($0.customerID)", text: "grade \($0.grade.rawValue)") },
+                    compose: { notices in
+                        NotificationText(
+                            subject: notices.map { "\($0.alert.kind) \($0.customerID)" }.joined(separator: ", "),
+                            text: notices.map { "grade \($0.grade.rawValue)" }.joined(separator: "\n"))
+                    },
                     on: connection)
             }
         }
@@ -152,10 +156,10 @@ struct RiskRecalcTests {
             #expect(first.alerts == 0)
             #expect(try await fixture.scores(customer: "L1").first?.score == 66)
 
-            // 30 June: D (worse) and over the limit (new): two alerts, each by email and webhook; moved to strict.
+            // 30 June: D (worse) and over the limit (new): two alerts, in one email and one webhook each; moved to strict.
             let worse = try await fixture.recalc("2026-06-30")
             #expect(worse.alerts == 2)
-            #expect(worse.notificationIDs.count == 4)
+            #expect(worse.notificationIDs.count == 3)
             #expect(worse.policySwitches == 1)
             #expect(try await fixture.count("risk_alerts") == 2)
             let kinds = try await database.withConnection { connection in
@@ -167,13 +171,17 @@ struct RiskRecalcTests {
             #expect(kinds == ["credit_limit_exceeded:->D", "grade_worsened:C>D"])
             let channels = try await database.withConnection { connection in
                 try connection.query(
-                    "SELECT channel || ' ' || recipient || ' ' || status FROM encours.notifications WHERE tenant_id = $1 ORDER BY notification_id",
+                    """
+                    SELECT source || ' ' || channel || ' ' || recipient || ' ' || status || ' ' || (payload ->> 'event') || ' ' || subject
+                    FROM encours.notifications WHERE tenant_id = $1 ORDER BY notification_id
+                    """,
                     [tenantID]
                 ).rows.map { try $0.decode(0, as: String.self) }
             }
             #expect(channels == [
-                "email risk@acme.example pending", "webhook http://127.0.0.1:9/hook pending",
-                "email risk@acme.example pending", "webhook http://127.0.0.1:9/hook pending",
+                "risk_recalc email risk@acme.example pending risk.alerts grade_worsened L1, credit_limit_exceeded L1",
+                "risk_alert webhook http://127.0.0.1:9/hook pending risk.alert grade_worsened L1",
+                "risk_alert webhook http://127.0.0.1:9/hook pending risk.alert credit_limit_exceeded L1",
             ])
 
             // The same again: nothing new.

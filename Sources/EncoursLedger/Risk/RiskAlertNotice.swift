@@ -1,5 +1,8 @@
 /// What the tenant is told about one risk alert: the facts a notification is written from.
 public struct RiskAlertNotice: Sendable, Hashable {
+    /// Alerts a recalculation's email lists (in its text and its JSON); the others are counted.
+    public static let maximumListedInDigest = 200
+
     public var alert: RiskTransition.Alert
     public var customerID: String
     public var customerName: String
