@@ -143,3 +143,22 @@ public enum Admin {
         }
     }
 }
+
+extension Admin {
+    /// Enqueues `job`, which has a unique key, unless a job with that key is still waiting or
+    /// running: then returns that one. `finishing` names the work for the rare race where the
+    /// other job ends between the two statements ("a dunning run of acme at 2026-12-02").
+    static func enqueueOnce(_ job: NewJob, finishing: String, on connection: PostgresConnection) throws -> (id: Int64, alreadyQueued: Bool) {
+        if let id = try JobQueue.enqueue([job], on: connection).insertedIDs.first { return (id, false) }
+        let existing = try connection.query(
+            """
+            SELECT id FROM encours.jobs
+            WHERE tenant_id = $1 AND kind = $2 AND unique_key = $3
+              AND state IN ('available', 'scheduled', 'running', 'retryable')
+            """, [job.tenantID, job.kind, job.uniqueKey])
+        guard let row = existing.first else {
+            throw AdminError(.conflict, "\(finishing) was just finishing; run the command again")
+        }
+        return (try row.decode(0), true)
+    }
+}

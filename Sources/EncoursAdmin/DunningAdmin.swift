@@ -84,23 +84,12 @@ public enum DunningAdmin {
             let date = try requested ?? CalendarDate(parsing: connection.query(
                 "SELECT (now() AT TIME ZONE timezone)::date::text FROM encours.tenants WHERE id = $1", [tenant.id]
             ).decode(String.self, row: 0, column: 0))
-            let key = DunningRunHandler.uniqueKey(asOf: date)
-            let result = try JobQueue.enqueue(
-                [NewJob(tenantID: tenant.id, kind: "dunning.run", payload: DunningRunHandler.payload(asOf: date), priority: 2, uniqueKey: key)],
-                on: connection)
-            if let id = result.insertedIDs.first {
-                return QueuedRun(jobID: id, tenantID: tenant.id, asOf: date.isoString, alreadyQueued: false)
-            }
-            let existing = try connection.query(
-                """
-                SELECT id FROM encours.jobs
-                WHERE tenant_id = $1 AND kind = 'dunning.run' AND unique_key = $2
-                  AND state IN ('available', 'scheduled', 'running', 'retryable')
-                """, [tenant.id, key])
-            guard let row = existing.first else {
-                throw AdminError(.conflict, "a dunning run of \(tenantSlug) at \(date.isoString) was just finishing; run the command again")
-            }
-            return QueuedRun(jobID: try row.decode(0), tenantID: tenant.id, asOf: date.isoString, alreadyQueued: true)
+            let job = NewJob(
+                tenantID: tenant.id, kind: "dunning.run", payload: DunningRunHandler.payload(asOf: date), priority: 2,
+                uniqueKey: DunningRunHandler.uniqueKey(asOf: date))
+            let (id, alreadyQueued) = try Admin.enqueueOnce(
+                job, finishing: "a dunning run of \(tenantSlug) at \(date.isoString)", on: connection)
+            return QueuedRun(jobID: id, tenantID: tenant.id, asOf: date.isoString, alreadyQueued: alreadyQueued)
         }
     }
 

@@ -44,23 +44,13 @@ public enum RiskAdmin {
             let date = try requested ?? CalendarDate(parsing: connection.query(
                 "SELECT (now() AT TIME ZONE timezone)::date::text FROM encours.tenants WHERE id = $1", [tenant.id]
             ).decode(String.self, row: 0, column: 0))
-            let key = RiskRecalcHandler.uniqueKey(asOf: date, customerID: customerID)
-            let payload = try RiskRecalcHandler.payload(asOf: date, customerIDs: customerID.map { [$0] })
-            let result = try JobQueue.enqueue(
-                [NewJob(tenantID: tenant.id, kind: RiskRecalcHandler.kindName, payload: payload, priority: 2, uniqueKey: key)], on: connection)
-            if let id = result.insertedIDs.first {
-                return QueuedRecalc(jobID: id, tenantID: tenant.id, asOf: date.isoString, customerID: customerID, alreadyQueued: false)
-            }
-            let existing = try connection.query(
-                """
-                SELECT id FROM encours.jobs
-                WHERE tenant_id = $1 AND kind = 'risk.recalc' AND unique_key = $2
-                  AND state IN ('available', 'scheduled', 'running', 'retryable')
-                """, [tenant.id, key])
-            guard let row = existing.first else {
-                throw AdminError(.conflict, "that risk recalculation of \(tenantSlug) was just finishing; run the command again")
-            }
-            return QueuedRecalc(jobID: try row.decode(0), tenantID: tenant.id, asOf: date.isoString, customerID: customerID, alreadyQueued: true)
+            let job = NewJob(
+                tenantID: tenant.id, kind: RiskRecalcHandler.kindName,
+                payload: try RiskRecalcHandler.payload(asOf: date, customerIDs: customerID.map { [$0] }), priority: 2,
+                uniqueKey: RiskRecalcHandler.uniqueKey(asOf: date, customerID: customerID))
+            let (id, alreadyQueued) = try Admin.enqueueOnce(
+                job, finishing: "a risk recalculation of \(tenantSlug) at \(date.isoString)", on: connection)
+            return QueuedRecalc(jobID: id, tenantID: tenant.id, asOf: date.isoString, customerID: customerID, alreadyQueued: alreadyQueued)
         }
     }
 

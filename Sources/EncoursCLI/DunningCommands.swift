@@ -145,8 +145,8 @@ struct DunningCommand: AsyncParsableCommand {
                 ? try await database.run { try DunningAdmin.recordedRun(jobID: queued.jobID, tenantID: queued.tenantID, on: $0) } : nil
             if json {
                 try printJSON(WaitOutcome(
-                    jobID: job.id, state: job.state.rawValue, asOf: queued.asOf, runID: recorded?.0, reminders: recorded?.1 ?? 0,
-                    invoicesMoved: recorded?.2 ?? 0, error: job.errors.last?.error))
+                    job: job, asOf: queued.asOf, recorded: ("run_id", recorded?.0),
+                    counts: [("reminders", recorded?.1 ?? 0), ("invoices_moved", recorded?.2 ?? 0)]))
             } else if job.state == .completed {
                 print("job \(job.id) completed: dunning of \(tenant) at \(queued.asOf): \(recorded?.1 ?? 0) reminder\(recorded?.1 == 1 ? "" : "s"), "
                     + "\(recorded?.2 ?? 0) invoice\(recorded?.2 == 1 ? "" : "s") moved")
@@ -154,33 +154,6 @@ struct DunningCommand: AsyncParsableCommand {
                 print("job \(job.id) \(job.state.rawValue)\(job.errors.last.map { ": \($0.error)" } ?? "")")
             }
             if job.state != .completed { throw ExitCode(1) }
-        }
-
-        struct WaitOutcome: Encodable {
-            var jobID: Int64
-            var state: String
-            var asOf: String
-            var runID: Int64?
-            var reminders: Int
-            var invoicesMoved: Int
-            var error: String?
-            enum CodingKeys: String, CodingKey {
-                case state, reminders, error
-                case jobID = "job_id"
-                case asOf = "as_of"
-                case runID = "run_id"
-                case invoicesMoved = "invoices_moved"
-            }
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(jobID, forKey: .jobID)
-                try container.encode(state, forKey: .state)
-                try container.encode(asOf, forKey: .asOf)
-                try container.encode(runID, forKey: .runID)
-                try container.encode(reminders, forKey: .reminders)
-                try container.encode(invoicesMoved, forKey: .invoicesMoved)
-                try container.encode(error, forKey: .error)
-            }
         }
     }
 }

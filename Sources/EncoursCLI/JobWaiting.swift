@@ -44,3 +44,32 @@ extension DatabaseOptions {
         }
     }
 }
+
+/// What `--wait --json` prints: how the job ended, its date, what it recorded, its last error.
+struct WaitOutcome: Encodable {
+    var job: Job
+    var asOf: String
+    /// The id of what the job recorded, under its name (`run_id`, `recalc_id`); nil when nothing.
+    var recorded: (key: String, id: Int64?)
+    /// The counts of what it recorded, under their names.
+    var counts: [(key: String, value: Int)]
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Every field, nulls included, so scripts find each key.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(job.id, forKey: Key("job_id"))
+        try container.encode(job.state.rawValue, forKey: Key("state"))
+        try container.encode(asOf, forKey: Key("as_of"))
+        try container.encode(recorded.id, forKey: Key(recorded.key))
+        for (key, value) in counts { try container.encode(value, forKey: Key(key)) }
+        try container.encode(job.errors.last?.error, forKey: Key("error"))
+    }
+}

@@ -34,8 +34,8 @@ struct RiskCommand: AsyncParsableCommand {
                 ? try await database.run { try RiskAdmin.recordedRecalc(jobID: queued.jobID, tenantID: queued.tenantID, on: $0) } : nil
             if json {
                 try printJSON(WaitOutcome(
-                    jobID: job.id, state: job.state.rawValue, asOf: queued.asOf, recalcID: recorded?.0, customers: recorded?.1 ?? 0,
-                    alerts: recorded?.2 ?? 0, policySwitches: recorded?.3 ?? 0, error: job.errors.last?.error))
+                    job: job, asOf: queued.asOf, recorded: ("recalc_id", recorded?.0),
+                    counts: [("customers", recorded?.1 ?? 0), ("alerts", recorded?.2 ?? 0), ("policy_switches", recorded?.3 ?? 0)]))
             } else if job.state == .completed {
                 print("job \(job.id) completed: risk of \(scope) at \(queued.asOf): \(recorded?.1 ?? 0) customer\(recorded?.1 == 1 ? "" : "s") scored, "
                     + "\(recorded?.2 ?? 0) alert\(recorded?.2 == 1 ? "" : "s"), \(recorded?.3 ?? 0) policy switch\(recorded?.3 == 1 ? "" : "es")")
@@ -43,35 +43,6 @@ struct RiskCommand: AsyncParsableCommand {
                 print("job \(job.id) \(job.state.rawValue)\(job.errors.last.map { ": \($0.error)" } ?? "")")
             }
             if job.state != .completed { throw ExitCode(1) }
-        }
-
-        struct WaitOutcome: Encodable {
-            var jobID: Int64
-            var state: String
-            var asOf: String
-            var recalcID: Int64?
-            var customers: Int
-            var alerts: Int
-            var policySwitches: Int
-            var error: String?
-            enum CodingKeys: String, CodingKey {
-                case state, customers, alerts, error
-                case jobID = "job_id"
-                case asOf = "as_of"
-                case recalcID = "recalc_id"
-                case policySwitches = "policy_switches"
-            }
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(jobID, forKey: .jobID)
-                try container.encode(state, forKey: .state)
-                try container.encode(asOf, forKey: .asOf)
-                try container.encode(recalcID, forKey: .recalcID)
-                try container.encode(customers, forKey: .customers)
-                try container.encode(alerts, forKey: .alerts)
-                try container.encode(policySwitches, forKey: .policySwitches)
-                try container.encode(error, forKey: .error)
-            }
         }
     }
 

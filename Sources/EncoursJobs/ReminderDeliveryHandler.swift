@@ -34,9 +34,12 @@ public struct DeliveryConfiguration: Sendable {
     }
 }
 
-/// The `reminder.deliver` kind: sends one reminder by its channel and records `sent` or `failed`.
+/// The `reminder.deliver` kind: sends one reminder by its channel, or one notification to the
+/// tenant (a risk alert), and records `sent` or `failed`.
 ///
-/// Payload: `{"reminder_id": N}`. The reminder is read (and locked) in the job's tenant scope;
+/// Payload: `{"reminder_id": N}`, or `{"notification_id": N}` for a notification (email to the
+/// tenant's `alert_email`, plain text; or its webhook, the notification's JSON event, signed),
+/// which follows the same rules as a reminder. The reminder is read (and locked) in the job's tenant scope;
 /// one already `sent` or `failed` completes the job at once. The document is rendered from the
 /// tenant's template or the built-in one, in the customer's language, then sent outside any
 /// transaction; the outcome and the job's completion then commit together. A temporary failure

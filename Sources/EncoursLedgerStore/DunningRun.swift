@@ -81,17 +81,11 @@ public enum DunningRun {
                 """
             ).rows.map { (key: try $0.decode(0, as: String.self), value: try $0.decode(1, as: String.self)) })
 
-        var phases: [(name: String, duration: Duration)] = []
-        var mark = ContinuousClock.now
-        func phase(_ name: String) {
-            let now = ContinuousClock.now
-            phases.append((name, now - mark))
-            mark = now
-        }
+        var timer = PhaseTimer()
         try plan(asOf: asOf, on: connection)
-        phase("plan")
+        timer.end("plan")
         try chargePenalties(asOf: asOf, settings: settings, on: connection)
-        phase("penalties")
+        timer.end("penalties")
 
         let counts = try connection.query(
             "SELECT (SELECT count(*) FROM dunning_groups), (SELECT count(*) FROM dunning_plan WHERE moves)")
@@ -100,17 +94,17 @@ public enum DunningRun {
         if dryRun {
             return Outcome(
                 asOf: asOf, runID: nil, reminderIDs: [], reminders: try ReminderView.planned(asOf: asOf, on: connection),
-                invoicesMoved: moved, reminderCount: reminderCount, phases: phases)
+                invoicesMoved: moved, reminderCount: reminderCount, phases: timer.phases)
         }
         guard reminderCount > 0 else {
-            return Outcome(asOf: asOf, runID: nil, reminderIDs: [], reminders: [], invoicesMoved: 0, reminderCount: 0, phases: phases)
+            return Outcome(asOf: asOf, runID: nil, reminderIDs: [], reminders: [], invoicesMoved: 0, reminderCount: 0, phases: timer.phases)
         }
         let (runID, reminderIDs) = try record(asOf: asOf, jobID: jobID, reminders: reminderCount, moved: moved, on: connection)
-        phase("record")
+        timer.end("record")
         return Outcome(
             asOf: asOf, runID: runID, reminderIDs: reminderIDs,
             reminders: listReminders ? try ReminderView.list(runID: runID, on: connection) : [],
-            invoicesMoved: moved, reminderCount: reminderCount, phases: phases)
+            invoicesMoved: moved, reminderCount: reminderCount, phases: timer.phases)
     }
 
     /// Builds `dunning_plan` (every invoice a reminder lists) and `dunning_groups` (one row per reminder).

@@ -33,12 +33,7 @@ public enum NotificationStore {
             WHERE n.notification_id = $1 AND n.status = 'pending'
             """, [notificationID]
         ).first else { return nil }
-        var settings: [String: String] = [:]
-        if let object = try? JSONSerialization.jsonObject(with: Data(try row.decode(8, as: String.self).utf8)) as? [String: Any] {
-            for (key, value) in object {
-                if let text = value as? String { settings[key] = text }
-            }
-        }
+        let settings = DeliveryStatus.stringSettings(json: try row.decode(8, as: String.self))
         return Delivery(
             id: notificationID, source: try row.decode(0), channel: try row.decode(1), recipient: try row.decode(2),
             subject: try row.decode(3), text: try row.decode(4), payload: try row.decode(5), tenantName: try row.decode(6),
@@ -49,33 +44,20 @@ public enum NotificationStore {
     @available(*, noasync)
     @discardableResult
     public static func markSent(notificationID: Int64, on connection: PostgresConnection) throws -> Bool {
-        try connection.query(
-            """
-            UPDATE encours.notifications SET status = 'sent', sent_at = now(), delivery_attempts = delivery_attempts + 1
-            WHERE notification_id = $1 AND status = 'pending'
-            """, [notificationID]
-        ).affectedRows == 1
+        try DeliveryStatus.notifications.markSent(notificationID, on: connection)
     }
 
     /// Marks a pending notification `failed` with its reason (one line, at most 1,000 characters).
     @available(*, noasync)
     @discardableResult
     public static func markFailed(notificationID: Int64, reason: String, on connection: PostgresConnection) throws -> Bool {
-        let line = String(reason.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(1000))
-        return try connection.query(
-            """
-            UPDATE encours.notifications SET status = 'failed', failure_reason = $2, delivery_attempts = delivery_attempts + 1
-            WHERE notification_id = $1 AND status = 'pending'
-            """, [notificationID, line.isEmpty ? "failed" : line]
-        ).affectedRows == 1
+        try DeliveryStatus.notifications.markFailed(notificationID, reason: reason, on: connection)
     }
 
     /// Counts a delivery attempt that failed for now (the job retries it later).
     @available(*, noasync)
     public static func noteAttempt(notificationID: Int64, on connection: PostgresConnection) throws {
-        try connection.query(
-            "UPDATE encours.notifications SET delivery_attempts = delivery_attempts + 1 WHERE notification_id = $1 AND status = 'pending'",
-            [notificationID])
+        try DeliveryStatus.notifications.noteAttempt(notificationID, on: connection)
     }
 
     /// A notification as `risk alerts` lists it.

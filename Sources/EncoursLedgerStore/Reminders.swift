@@ -223,12 +223,7 @@ public enum ReminderDeliveryStore {
             [reminderID])
         let view = try ReminderView.view(
             row, id: reminderID, runID: try row.decode("run_id"), status: "pending", items: try items.rows.map(ReminderView.item))
-        var settings: [String: String] = [:]
-        if let object = try? JSONSerialization.jsonObject(with: Data(try row.decode("settings", as: String.self).utf8)) as? [String: Any] {
-            for (key, value) in object {
-                if let text = value as? String { settings[key] = text }
-            }
-        }
+        let settings = DeliveryStatus.stringSettings(json: try row.decode("settings", as: String.self))
         return Delivery(
             reminder: view, chargesPenalties: try row.decode("charge_penalties"), customerName: try row.decode("customer_name"),
             customerEmail: try row.decode("customer_email"), tenantName: try row.decode("tenant_name"),
@@ -239,32 +234,19 @@ public enum ReminderDeliveryStore {
     @available(*, noasync)
     @discardableResult
     public static func markSent(reminderID: Int64, on connection: PostgresConnection) throws -> Bool {
-        try connection.query(
-            """
-            UPDATE encours.reminders SET status = 'sent', sent_at = now(), delivery_attempts = delivery_attempts + 1
-            WHERE reminder_id = $1 AND status = 'pending'
-            """, [reminderID]
-        ).affectedRows == 1
+        try DeliveryStatus.reminders.markSent(reminderID, on: connection)
     }
 
     /// Marks a pending reminder `failed` with its reason (one line, at most 1,000 characters).
     @available(*, noasync)
     @discardableResult
     public static func markFailed(reminderID: Int64, reason: String, on connection: PostgresConnection) throws -> Bool {
-        let line = String(reason.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(1000))
-        return try connection.query(
-            """
-            UPDATE encours.reminders SET status = 'failed', failure_reason = $2, delivery_attempts = delivery_attempts + 1
-            WHERE reminder_id = $1 AND status = 'pending'
-            """, [reminderID, line.isEmpty ? "failed" : line]
-        ).affectedRows == 1
+        try DeliveryStatus.reminders.markFailed(reminderID, reason: reason, on: connection)
     }
 
     /// Counts a delivery attempt that failed for now (the job retries it later).
     @available(*, noasync)
     public static func noteAttempt(reminderID: Int64, on connection: PostgresConnection) throws {
-        try connection.query(
-            "UPDATE encours.reminders SET delivery_attempts = delivery_attempts + 1 WHERE reminder_id = $1 AND status = 'pending'",
-            [reminderID])
+        try DeliveryStatus.reminders.noteAttempt(reminderID, on: connection)
     }
 }

@@ -82,20 +82,10 @@ public struct AgingReport: Sendable, Encodable {
                         "the tenant has no invoices in \(currency) (its currencies: \(used.map { "\(tenantCurrency), \($0)" } ?? tenantCurrency))")
                 }
             }
-            // Set-based: payments and credit notes up to the date are grouped by invoice once, then
-            // joined (a correlated sum per invoice took seconds on a million invoices). One invoice's
-            // payments and credit notes never exceed its amount (the import checks it), so they are
-            // summed in bigint, per row the cheapest; the per-customer sums are numeric.
+            // Set-based (see BalanceSQL); the per-customer sums are numeric.
             let rows = try connection.query(
                 """
-                WITH paid AS (
-                    SELECT invoice_id, sum(amount_cents)::bigint AS cents FROM encours.payments
-                    WHERE invoice_id IS NOT NULL AND received_on <= $1::date GROUP BY invoice_id
-                ),
-                credited AS (
-                    SELECT applies_to AS invoice_id, sum(amount_cents)::bigint AS cents FROM encours.invoices
-                    WHERE kind = 'credit_note' AND issue_date <= $1::date GROUP BY applies_to
-                ),
+                WITH \(BalanceSQL.reductions(upTo: "$1")),
                 open AS (
                     SELECT i.customer_id, $1::date - i.due_date AS days,
                            i.amount_cents - coalesce(p.cents, 0) - coalesce(c.cents, 0) AS balance
@@ -332,14 +322,7 @@ public struct DSOReport: Sendable, Encodable {
     static func receivables(at date: CalendarDate, currency: String, on connection: PostgresConnection) throws -> (total: Int128, current: Int128) {
         let result = try connection.query(
             """
-            WITH paid AS (
-                SELECT invoice_id, sum(amount_cents)::bigint AS cents FROM encours.payments
-                WHERE invoice_id IS NOT NULL AND received_on <= $1::date GROUP BY invoice_id
-            ),
-            credited AS (
-                SELECT applies_to AS invoice_id, sum(amount_cents)::bigint AS cents FROM encours.invoices
-                WHERE kind = 'credit_note' AND issue_date <= $1::date GROUP BY applies_to
-            ),
+            WITH \(BalanceSQL.reductions(upTo: "$1")),
             open AS (
                 SELECT i.due_date, i.amount_cents - coalesce(p.cents, 0) - coalesce(c.cents, 0) AS balance
                 FROM encours.invoices i
@@ -356,5 +339,29 @@ public struct DSOReport: Sendable, Encodable {
     static func wide(_ text: String) throws -> Int128 {
         guard let value = Money.cents(numericText: text) else { throw LedgerStoreError("a receivables sum could not be read: \(text.prefix(40))") }
         return value
+    }
+}
+
+/// SQL shared by the statements that read balances at a date.
+enum BalanceSQL {
+    /// The CTEs `paid` and `credited`: per invoice, the payments received and the credit notes
+    /// issued up to the date bound to `dateParameter` (`$1`), of the customers `customerFilter`
+    /// keeps (constant SQL over `customer_id`, never input). Set-based: grouped once and hashed
+    /// (a correlated sum per invoice took seconds on a million invoices). One invoice's payments
+    /// and credit notes never exceed its amount (the import checks it), so they are summed in
+    /// bigint, per row the cheapest.
+    static func reductions(upTo dateParameter: String, customerFilter: String = "true") -> String {
+        """
+        paid AS (
+            SELECT invoice_id, sum(amount_cents)::bigint AS cents FROM encours.payments
+            WHERE invoice_id IS NOT NULL AND received_on <= \(dateParameter)::date AND \(customerFilter)
+            GROUP BY invoice_id
+        ),
+        credited AS (
+            SELECT applies_to AS invoice_id, sum(amount_cents)::bigint AS cents FROM encours.invoices
+            WHERE kind = 'credit_note' AND issue_date <= \(dateParameter)::date AND \(customerFilter)
+            GROUP BY applies_to
+        )
+        """
     }
 }

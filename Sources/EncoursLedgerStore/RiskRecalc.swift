@@ -75,15 +75,9 @@ public enum RiskRecalc {
             if let id = unknown.text(row: 0, column: 0) { throw LedgerStoreError("unknown customer \"\(id.prefix(64))\"") }
         }
 
-        var phases: [(name: String, duration: Duration)] = []
-        var mark = ContinuousClock.now
-        func phase(_ name: String) {
-            let now = ContinuousClock.now
-            phases.append((name, now - mark))
-            mark = now
-        }
+        var timer = PhaseTimer()
         try gatherFigures(asOf: asOf, currency: currency, timezone: timezone, customerIDs: customerIDs, on: connection)
-        phase("figures")
+        timer.end("figures")
         let rows = try connection.query(
             """
             SELECT customer_id, name, exposure::text, overdue::text, current_cents::text, days_1_30::text, days_31_60::text,
@@ -92,9 +86,9 @@ public enum RiskRecalc {
                    invoices_issued, beyond_legal_terms, previous_grade, previous_over_limit, previous_strict, own_policy_is_strict
             FROM risk_figures ORDER BY customer_id
             """)
-        phase("read")
+        timer.end("read")
         guard rows.count > 0 else {
-            return Outcome(asOf: asOf, recalcID: nil, customers: 0, alerts: 0, policySwitches: 0, notificationIDs: [], phases: phases)
+            return Outcome(asOf: asOf, recalcID: nil, customers: 0, alerts: 0, policySwitches: 0, notificationIDs: [], phases: timer.phases)
         }
 
         var scored = ScoredColumns(capacity: rows.count)
@@ -145,7 +139,7 @@ public enum RiskRecalc {
                     recommendation: assessment.recommendation, language: language))
             }
         }
-        phase("score")
+        timer.end("score")
 
         let recalcID = try connection.query(
             """
@@ -155,12 +149,12 @@ public enum RiskRecalc {
             """, [asOf.isoString, customerIDs, jobID, rows.count, notices.count, scored.policySwitchCount]
         ).decode(Int64.self, row: 0, column: 0)
         try scored.writeScores(recalcID: recalcID, asOf: asOf, currency: currency, on: connection)
-        phase("scores")
+        timer.end("scores")
         try scored.writeStates(recalcID: recalcID, asOf: asOf, on: connection)
-        phase("states")
+        timer.end("states")
         let notificationIDs = try recordAlerts(
             notices, recalcID: recalcID, alertEmail: alertEmail, webhookURL: webhookURL, compose: compose, on: connection)
-        phase("alerts")
+        timer.end("alerts")
         try Audit.record(
             action: "risk_recalc", entity: "risk_recalc", id: String(recalcID),
             details: [
@@ -169,7 +163,7 @@ public enum RiskRecalc {
             ], on: connection)
         return Outcome(
             asOf: asOf, recalcID: recalcID, customers: rows.count, alerts: notices.count, policySwitches: scored.policySwitchCount,
-            notificationIDs: notificationIDs, phases: phases)
+            notificationIDs: notificationIDs, phases: timer.phases)
     }
 
     /// Builds `risk_figures`: one row per customer in scope with its figures at `asOf`.
@@ -192,16 +186,7 @@ public enum RiskRecalc {
                 FROM encours.customers c
                 WHERE $3::text[] IS NULL OR c.customer_id = ANY ($3::text[])
             ),
-            paid AS (
-                SELECT invoice_id, sum(amount_cents)::bigint AS cents FROM encours.payments
-                WHERE invoice_id IS NOT NULL AND received_on <= $1::date AND ($3::text[] IS NULL OR customer_id = ANY ($3::text[]))
-                GROUP BY invoice_id
-            ),
-            credited AS (
-                SELECT applies_to AS invoice_id, sum(amount_cents)::bigint AS cents FROM encours.invoices
-                WHERE kind = 'credit_note' AND issue_date <= $1::date AND ($3::text[] IS NULL OR customer_id = ANY ($3::text[]))
-                GROUP BY applies_to
-            ),
+            \(BalanceSQL.reductions(upTo: "$1", customerFilter: "($3::text[] IS NULL OR customer_id = ANY ($3::text[]))")),
             invoice_rows AS (
                 SELECT i.customer_id, i.currency, i.issue_date, i.due_date, $1::date - i.due_date AS days,
                        i.amount_cents - coalesce(p.cents, 0) - coalesce(c.cents, 0) AS balance
@@ -397,65 +382,85 @@ public enum RiskRecalc {
         }
     }
 
+    /// Alerts per webhook notification (and listed in the email's JSON).
+    public static let alertsPerNotification = RiskAlertNotice.maximumListedInDigest
+
     /// Writes the alerts and their notifications: one email to `alert_email` listing the
-    /// recalculation's alerts, and one webhook per alert to `webhook_url` (each when set).
+    /// recalculation's alerts, and to `webhook_url` one signed event per 200 alerts (each when set).
+    ///
+    /// The events are built in SQL from the alerts, the scores and the customers just written:
+    /// a first recalculation of a large tenant raises tens of thousands of alerts, and encoding
+    /// each in Swift cost seconds.
     @available(*, noasync)
     static func recordAlerts(
         _ notices: [RiskAlertNotice], recalcID: Int64, alertEmail: String?, webhookURL: String?,
         compose: ([RiskAlertNotice]) -> NotificationText, on connection: PostgresConnection
     ) throws -> [Int64] {
-        guard !notices.isEmpty else { return [] }
-        let inserted = try connection.query(
+        guard let first = notices.first else { return [] }
+        try connection.query(
             """
             INSERT INTO encours.risk_alerts (tenant_id, recalc_id, customer_id, kind, from_grade, to_grade)
             SELECT (SELECT encours.current_tenant_id()), $1, u.customer_id, u.kind, u.from_grade, u.to_grade
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u (customer_id, kind, from_grade, to_grade, position)
             ORDER BY u.position
-            RETURNING alert_id
             """,
             [recalcID, notices.map(\.customerID), notices.map(\.alert.kind), notices.map(\.fromGrade), notices.map(\.grade.rawValue)])
-        let alertIDs = try (0..<inserted.count).map { try inserted.decode(Int64.self, row: $0, column: 0) }
-        var sources: [String] = []
-        var sourceIDs: [Int64] = []
+        let size = alertsPerNotification
+        let parts = (notices.count + size - 1) / size
         var channels: [String] = []
         var recipients: [String] = []
+        var partNumbers: [Int] = []
         var subjects: [String] = []
         var bodies: [String] = []
-        var payloads: [String] = []
         if let alertEmail {
             let text = compose(notices)
-            let listed = try zip(notices, alertIDs).prefix(RiskAlertNotice.maximumListedInDigest).map { try $0.eventJSON(alertID: $1) }
-            sources.append("risk_recalc")
-            sourceIDs.append(recalcID)
             channels.append("email")
             recipients.append(alertEmail)
+            partNumbers.append(0)
             subjects.append(text.subject)
             bodies.append(text.text)
-            payloads.append(
-                "{\"event\": \"risk.alerts\", \"recalc_id\": \(recalcID), \"as_of\": \"\(notices[0].asOf.isoString)\", "
-                    + "\"count\": \(notices.count), \"alerts\": [\(listed.joined(separator: ", "))]}")
         }
         if let webhookURL {
-            for (notice, alertID) in zip(notices, alertIDs) {
-                let text = compose([notice])
-                sources.append("risk_alert")
-                sourceIDs.append(alertID)
+            for part in 0..<parts {
+                let text = compose(Array(notices[(part * size)..<min(notices.count, (part + 1) * size)]))
                 channels.append("webhook")
                 recipients.append(webhookURL)
+                partNumbers.append(part)
                 subjects.append(text.subject)
                 bodies.append(text.text)
-                payloads.append(try notice.eventJSON(alertID: alertID))
             }
         }
-        guard !sources.isEmpty else { return [] }
+        guard !channels.isEmpty else { return [] }
         let notifications = try connection.query(
             """
+            WITH events AS (
+                SELECT a.alert_id, (row_number() OVER (ORDER BY a.alert_id) - 1) / $3 AS part,
+                       jsonb_build_object(
+                           'event', 'risk.alert', 'alert_id', a.alert_id, 'kind', a.kind, 'customer_id', a.customer_id,
+                           'customer_name', c.name, 'as_of', s.as_of::text, 'from_grade', a.from_grade, 'grade', s.grade,
+                           'score', s.score, 'currency', s.currency, 'exposure', encours.format_cents(s.exposure_cents),
+                           'overdue', encours.format_cents(s.overdue_cents), 'credit_limit', encours.format_cents(s.credit_limit_cents),
+                           'recommendation', s.recommendation) AS event
+                FROM encours.risk_alerts a
+                JOIN encours.risk_scores s ON s.tenant_id = a.tenant_id AND s.recalc_id = a.recalc_id AND s.customer_id = a.customer_id
+                JOIN encours.customers c ON c.tenant_id = a.tenant_id AND c.customer_id = a.customer_id
+                WHERE a.tenant_id = (SELECT encours.current_tenant_id()) AND a.recalc_id = $1
+            ),
+            grouped AS (
+                SELECT part, jsonb_agg(event ORDER BY alert_id) AS alerts FROM events GROUP BY part
+            )
             INSERT INTO encours.notifications (tenant_id, source, source_id, channel, recipient, subject, text_body, payload)
-            SELECT (SELECT encours.current_tenant_id()), u.source, u.source_id, u.channel, u.recipient, u.subject, u.body, u.payload
-            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
-                 AS u (source, source_id, channel, recipient, subject, body, payload)
+            SELECT (SELECT encours.current_tenant_id()), 'risk_recalc', $1, u.channel, u.recipient, u.subject, u.body,
+                   jsonb_build_object(
+                       'event', 'risk.alerts', 'recalc_id', $1::bigint, 'as_of', $2::text, 'total', $4::int,
+                       'part', u.part + 1, 'parts', $5::int, 'alerts', g.alerts)
+            FROM unnest($6::text[], $7::text[], $8::int[], $9::text[], $10::text[]) WITH ORDINALITY
+                 AS u (channel, recipient, part, subject, body, position)
+            JOIN grouped g ON g.part = u.part
+            ORDER BY u.position
             RETURNING notification_id
-            """, [sources, sourceIDs, channels, recipients, subjects, bodies, payloads])
+            """,
+            [recalcID, first.asOf.isoString, size, notices.count, parts, channels, recipients, partNumbers, subjects, bodies])
         return try (0..<notifications.count).map { try notifications.decode(Int64.self, row: $0, column: 0) }
     }
 }
@@ -464,33 +469,5 @@ extension RiskAlertNotice {
     var fromGrade: String? {
         if case .gradeWorsened(let from, _) = alert { return from.rawValue }
         return nil
-    }
-
-    /// The webhook event: `{"event": "risk.alert", ...}` with amounts as decimal strings.
-    func eventJSON(alertID: Int64) throws -> String {
-        struct Event: Encodable {
-            var event = "risk.alert"
-            var alert_id: Int64
-            var kind: String
-            var customer_id: String
-            var customer_name: String
-            var as_of: String
-            var from_grade: String?
-            var grade: String
-            var score: Int
-            var currency: String
-            var exposure: String
-            var overdue: String
-            var credit_limit: String?
-            var recommendation: String
-        }
-        let event = Event(
-            alert_id: alertID, kind: alert.kind, customer_id: customerID, customer_name: customerName, as_of: asOf.isoString,
-            from_grade: fromGrade, grade: grade.rawValue, score: score, currency: currency.code,
-            exposure: Money.decimalString(cents: exposureCents), overdue: Money.decimalString(cents: overdueCents),
-            credit_limit: creditLimitCents.map { Money.decimalString(cents: $0) }, recommendation: recommendation.rawValue)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(event), as: UTF8.self)
     }
 }

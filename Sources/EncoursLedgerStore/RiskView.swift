@@ -101,12 +101,15 @@ public struct RiskView: Sendable, Encodable {
                 LIMIT $2
                 """
                 : """
-                SELECT * FROM (
-                    SELECT DISTINCT ON (customer_id) * FROM encours.risk_scores
-                    WHERE ($1::text IS NULL OR customer_id = $1)
-                    ORDER BY customer_id, recalc_id DESC
+                SELECT latest.* FROM encours.customers c
+                CROSS JOIN LATERAL (
+                    -- One seek of risk_scores_customer_idx per customer, however long the history.
+                    SELECT * FROM encours.risk_scores r
+                    WHERE r.tenant_id = c.tenant_id AND r.customer_id = c.customer_id
+                    ORDER BY r.recalc_id DESC LIMIT 1
                 ) latest
-                ORDER BY score, customer_id
+                WHERE ($1::text IS NULL OR c.customer_id = $1)
+                ORDER BY latest.score, latest.customer_id
                 LIMIT $2
                 """
             let rows = try connection.query(

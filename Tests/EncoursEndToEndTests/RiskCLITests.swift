@@ -105,8 +105,7 @@ struct RiskCLITests {
 
                     // The alerts reach the tenant: by email to alert_email (French, plain text) and by signed webhook.
                     let delivered = try await database.waitUntil(timeout: .seconds(60)) { connection in
-                        try connection.query("SELECT count(*) FROM encours.notifications WHERE status = 'sent'").decode(Int.self, row: 0, column: 0)
-                            == 2 * (try connection.query("SELECT count(*) FROM encours.risk_alerts").decode(Int.self, row: 0, column: 0))
+                        try connection.query("SELECT count(*) FROM encours.notifications WHERE status = 'sent'").decode(Int.self, row: 0, column: 0) == 2
                     }
                     #expect(delivered)
                     let alerts = try await database.integer("SELECT count(*) FROM encours.risk_alerts")
@@ -116,15 +115,19 @@ struct RiskCLITests {
                     #expect(emails.allSatisfy { ($0.subject ?? "").contains("Retard & Fils (L1)") }, "\(emails.map(\.subject))")
                     #expect(emails.contains { ($0.text ?? "").contains("Encours : 600,00\u{00A0}€") }, "\(emails.first?.text ?? "")")
                     let hooks = try receiver.deliveries()
-                    #expect(hooks.count == alerts)
-                    for hook in hooks {
-                        let body = try #require(try json(String(decoding: hook.body, as: UTF8.self)) as? [String: Any])
-                        #expect(body["event"] as? String == "risk.alert")
-                        #expect(body["customer_id"] as? String == "L1")
-                        #expect(body["exposure"] as? String == "600.00")
-                    }
+                    #expect(hooks.count == 1)
+                    let hook = try #require(hooks.first)
+                    let body = try #require(try json(String(decoding: hook.body, as: UTF8.self)) as? [String: Any])
+                    #expect(body["event"] as? String == "risk.alerts")
+                    #expect(body["total"] as? Int == 1)
+                    let event = try #require((body["alerts"] as? [[String: Any]])?.first)
+                    #expect(event["event"] as? String == "risk.alert")
+                    #expect(event["kind"] as? String == "grade_worsened")
+                    #expect(event["customer_id"] as? String == "L1")
+                    #expect(event["exposure"] as? String == "600.00")
+                    #expect(event["from_grade"] as? String == "C" && event["grade"] as? String == "D")
                     let listed = try #require(try json(try await encours(["risk", "alerts", "--tenant", "acme", "--json"]).stdout) as? [[String: Any]])
-                    #expect(listed.count == 2 * alerts)
+                    #expect(listed.count == 2)
                     #expect(listed.allSatisfy { $0["status"] as? String == "sent" })
 
                     // The same date again: nothing new is raised or sent.

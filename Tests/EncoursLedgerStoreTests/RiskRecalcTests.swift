@@ -156,10 +156,10 @@ struct RiskRecalcTests {
             #expect(first.alerts == 0)
             #expect(try await fixture.scores(customer: "L1").first?.score == 66)
 
-            // 30 June: D (worse) and over the limit (new): two alerts, in one email and one webhook each; moved to strict.
+            // 30 June: D (worse) and over the limit (new): two alerts, in one email and one webhook event; moved to strict.
             let worse = try await fixture.recalc("2026-06-30")
             #expect(worse.alerts == 2)
-            #expect(worse.notificationIDs.count == 3)
+            #expect(worse.notificationIDs.count == 2)
             #expect(worse.policySwitches == 1)
             #expect(try await fixture.count("risk_alerts") == 2)
             let kinds = try await database.withConnection { connection in
@@ -180,9 +180,18 @@ struct RiskRecalcTests {
             }
             #expect(channels == [
                 "risk_recalc email risk@acme.example pending risk.alerts grade_worsened L1, credit_limit_exceeded L1",
-                "risk_alert webhook http://127.0.0.1:9/hook pending risk.alert grade_worsened L1",
-                "risk_alert webhook http://127.0.0.1:9/hook pending risk.alert credit_limit_exceeded L1",
+                "risk_recalc webhook http://127.0.0.1:9/hook pending risk.alerts grade_worsened L1, credit_limit_exceeded L1",
             ])
+            let event = try await database.withConnection { connection in
+                try connection.query(
+                    """
+                    SELECT payload -> 'alerts' -> 0 ->> 'kind', payload -> 'alerts' -> 1 ->> 'kind', payload -> 'alerts' -> 0 ->> 'exposure',
+                           payload -> 'alerts' -> 0 ->> 'customer_name', payload -> 'alerts' -> 0 ->> 'from_grade', payload ->> 'total'
+                    FROM encours.notifications WHERE tenant_id = $1 AND channel = 'webhook'
+                    """, [tenantID]
+                ).rows.map { row in try (0..<6).map { try row.decode($0, as: String.self) } }
+            }
+            #expect(event == [["grade_worsened", "credit_limit_exceeded", "1100.00", "Retard SARL", "C", "2"]])
 
             // The same again: nothing new.
             let again = try await fixture.recalc("2026-06-30")
@@ -218,6 +227,38 @@ struct RiskRecalcTests {
                 "SELECT count(*) FROM encours.audit_log WHERE tenant_id = $1 AND action = 'risk_policy_switch'", [tenantID]) == 2)
             #expect(try await database.integer(
                 "SELECT count(*) FROM encours.customer_risk WHERE tenant_id = $1 AND strict_policy", [tenantID]) == 0)
+        }
+    }
+
+    @Test("450 alerts at once: one email digest listing 200, and three webhook events of at most 200 alerts")
+    func alertFlood() async throws {
+        try await TestDatabase.with { database in
+            var customers = "customer_id,name,email,language,credit_limit\n"
+            var invoices = "invoice_id,customer_id,issue_date,due_date,amount\n"
+            for n in 0..<450 {
+                customers += "K\(n),Client \(n),,fr,100.00\n"
+                invoices += "I\(n),K\(n),2026-05-01,2026-05-31,200.00\n"
+            }
+            let fixture = try await DunningFixture.make(database, customers: customers, invoices: invoices)
+            try await database.withConnection { [tenantID = fixture.tenantID] connection in
+                _ = try connection.query(
+                    """
+                    UPDATE encours.tenants SET settings = settings
+                        || '{"alert_email": "risk@acme.example", "webhook_url": "http://127.0.0.1:9/hook"}' WHERE id = $1
+                    """, [tenantID])
+            }
+            let outcome = try await fixture.recalc("2026-06-30")
+            #expect(outcome.alerts == 450)
+            #expect(outcome.notificationIDs.count == 4)
+            let parts = try await database.withConnection { [tenantID = fixture.tenantID] connection in
+                try connection.query(
+                    """
+                    SELECT channel || ' ' || (payload ->> 'part') || '/' || (payload ->> 'parts') || ' ' || jsonb_array_length(payload -> 'alerts')
+                    FROM encours.notifications WHERE tenant_id = $1 ORDER BY notification_id
+                    """, [tenantID]
+                ).rows.map { try $0.decode(0, as: String.self) }
+            }
+            #expect(parts == ["email 1/3 200", "webhook 1/3 200", "webhook 2/3 200", "webhook 3/3 50"])
         }
     }
 

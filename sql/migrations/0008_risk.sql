@@ -92,13 +92,12 @@ CREATE INDEX risk_alerts_recalc_idx ON encours.risk_alerts (tenant_id, recalc_id
 -- A message to the tenant itself (not to a customer): delivered by a reminder.deliver job
 -- whose payload names it, by email to the tenant's alert_email (one per recalculation, listing
 -- its alerts, so a first recalculation of a large tenant sends one email, not thousands) or by
--- webhook to its webhook_url (one per alert, for machines).
+-- webhook to its webhook_url (one signed event per 200 alerts).
 CREATE TABLE encours.notifications (
     tenant_id          BIGINT NOT NULL,
     notification_id    BIGINT GENERATED ALWAYS AS IDENTITY,
-    -- risk_recalc: the email listing a recalculation's alerts (source_id: the recalc_id);
-    -- risk_alert: the webhook of one alert (source_id: the alert_id).
-    source             TEXT NOT NULL CHECK (source IN ('risk_recalc', 'risk_alert', 'dispute_escalation')),
+    -- risk_recalc: a recalculation's alerts (source_id: its recalc_id).
+    source             TEXT NOT NULL CHECK (source IN ('risk_recalc', 'dispute_escalation')),
     source_id          BIGINT NOT NULL,
     channel            TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
     -- The email address (email) or the URL (webhook) at the time of the alert.
