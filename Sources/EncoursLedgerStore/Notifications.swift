@@ -22,16 +22,45 @@ public enum NotificationStore {
         public var settings: [String: String]
     }
 
+    /// Alerts per webhook event of a recalculation (and listed in its email).
+    public static let alertsPerEvent = RiskAlertNotice.maximumListedInDigest
+
     /// The notification `notificationID` of the current tenant scope while it is `pending`; nil once sent or failed.
+    ///
+    /// A recalculation's notification gets its JSON here, from its part of the alerts and the
+    /// scores they were raised with: `{"event": "risk.alerts", "recalc_id", "as_of", "total",
+    /// "part", "parts", "alerts": [{"event": "risk.alert", ...}]}`.
     @available(*, noasync)
     public static func pending(notificationID: Int64, on connection: PostgresConnection) throws -> Delivery? {
         guard let row = try connection.query(
             """
-            SELECT n.source, n.channel, n.recipient, n.subject, n.text_body, n.payload::text, t.name, t.slug, t.settings::text
+            SELECT n.source, n.channel, n.recipient, n.subject, n.text_body,
+                   coalesce(n.payload::text, CASE WHEN n.source = 'risk_recalc' THEN (
+                       SELECT jsonb_build_object(
+                                  'event', 'risk.alerts', 'recalc_id', n.source_id, 'as_of', r.as_of::text, 'total', r.alerts,
+                                  'part', n.part + 1, 'parts', (r.alerts + $2 - 1) / $2,
+                                  'alerts', jsonb_agg(jsonb_build_object(
+                                      'event', 'risk.alert', 'alert_id', e.alert_id, 'kind', e.kind, 'customer_id', e.customer_id,
+                                      'customer_name', c.name, 'as_of', s.as_of::text, 'from_grade', e.from_grade, 'grade', s.grade,
+                                      'score', s.score, 'currency', s.currency, 'exposure', encours.format_cents(s.exposure_cents),
+                                      'overdue', encours.format_cents(s.overdue_cents),
+                                      'credit_limit', encours.format_cents(s.credit_limit_cents), 'recommendation', s.recommendation)
+                                  ORDER BY e.alert_id))::text
+                       FROM (
+                           SELECT a.* FROM encours.risk_alerts a
+                           WHERE a.tenant_id = n.tenant_id AND a.recalc_id = n.source_id
+                           ORDER BY a.alert_id OFFSET n.part * $2 LIMIT $2
+                       ) e
+                       JOIN encours.risk_recalcs r ON r.tenant_id = e.tenant_id AND r.recalc_id = e.recalc_id
+                       JOIN encours.risk_scores s ON s.tenant_id = e.tenant_id AND s.recalc_id = e.recalc_id AND s.customer_id = e.customer_id
+                       JOIN encours.customers c ON c.tenant_id = e.tenant_id AND c.customer_id = e.customer_id
+                       GROUP BY r.as_of, r.alerts
+                   ) END, '{}'),
+                   t.name, t.slug, t.settings::text
             FROM encours.notifications n
             JOIN encours.tenants t ON t.id = n.tenant_id
             WHERE n.notification_id = $1 AND n.status = 'pending'
-            """, [notificationID]
+            """, [notificationID, alertsPerEvent]
         ).first else { return nil }
         let settings = DeliveryStatus.stringSettings(json: try row.decode(8, as: String.self))
         return Delivery(

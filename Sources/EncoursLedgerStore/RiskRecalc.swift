@@ -382,21 +382,16 @@ public enum RiskRecalc {
         }
     }
 
-    /// Alerts per webhook notification (and listed in the email's JSON).
-    public static let alertsPerNotification = RiskAlertNotice.maximumListedInDigest
-
     /// Writes the alerts and their notifications: one email to `alert_email` listing the
-    /// recalculation's alerts, and to `webhook_url` one signed event per 200 alerts (each when set).
-    ///
-    /// The events are built in SQL from the alerts, the scores and the customers just written:
-    /// a first recalculation of a large tenant raises tens of thousands of alerts, and encoding
-    /// each in Swift cost seconds.
+    /// recalculation's alerts, and to `webhook_url` one signed event per
+    /// ``NotificationStore/alertsPerEvent`` alerts (each when set). The webhooks' JSON is built
+    /// when they are sent (see ``NotificationStore/pending(notificationID:on:)``).
     @available(*, noasync)
     static func recordAlerts(
         _ notices: [RiskAlertNotice], recalcID: Int64, alertEmail: String?, webhookURL: String?,
         compose: ([RiskAlertNotice]) -> NotificationText, on connection: PostgresConnection
     ) throws -> [Int64] {
-        guard let first = notices.first else { return [] }
+        guard !notices.isEmpty else { return [] }
         try connection.query(
             """
             INSERT INTO encours.risk_alerts (tenant_id, recalc_id, customer_id, kind, from_grade, to_grade)
@@ -405,62 +400,33 @@ public enum RiskRecalc {
             ORDER BY u.position
             """,
             [recalcID, notices.map(\.customerID), notices.map(\.alert.kind), notices.map(\.fromGrade), notices.map(\.grade.rawValue)])
-        let size = alertsPerNotification
-        let parts = (notices.count + size - 1) / size
+        let parts = (notices.count + NotificationStore.alertsPerEvent - 1) / NotificationStore.alertsPerEvent
+        let text = compose(notices)
         var channels: [String] = []
         var recipients: [String] = []
         var partNumbers: [Int] = []
-        var subjects: [String] = []
-        var bodies: [String] = []
         if let alertEmail {
-            let text = compose(notices)
             channels.append("email")
             recipients.append(alertEmail)
             partNumbers.append(0)
-            subjects.append(text.subject)
-            bodies.append(text.text)
         }
         if let webhookURL {
             for part in 0..<parts {
-                let text = compose(Array(notices[(part * size)..<min(notices.count, (part + 1) * size)]))
                 channels.append("webhook")
                 recipients.append(webhookURL)
                 partNumbers.append(part)
-                subjects.append(text.subject)
-                bodies.append(text.text)
             }
         }
         guard !channels.isEmpty else { return [] }
         let notifications = try connection.query(
             """
-            WITH events AS (
-                SELECT a.alert_id, (row_number() OVER (ORDER BY a.alert_id) - 1) / $3 AS part,
-                       jsonb_build_object(
-                           'event', 'risk.alert', 'alert_id', a.alert_id, 'kind', a.kind, 'customer_id', a.customer_id,
-                           'customer_name', c.name, 'as_of', s.as_of::text, 'from_grade', a.from_grade, 'grade', s.grade,
-                           'score', s.score, 'currency', s.currency, 'exposure', encours.format_cents(s.exposure_cents),
-                           'overdue', encours.format_cents(s.overdue_cents), 'credit_limit', encours.format_cents(s.credit_limit_cents),
-                           'recommendation', s.recommendation) AS event
-                FROM encours.risk_alerts a
-                JOIN encours.risk_scores s ON s.tenant_id = a.tenant_id AND s.recalc_id = a.recalc_id AND s.customer_id = a.customer_id
-                JOIN encours.customers c ON c.tenant_id = a.tenant_id AND c.customer_id = a.customer_id
-                WHERE a.tenant_id = (SELECT encours.current_tenant_id()) AND a.recalc_id = $1
-            ),
-            grouped AS (
-                SELECT part, jsonb_agg(event ORDER BY alert_id) AS alerts FROM events GROUP BY part
-            )
-            INSERT INTO encours.notifications (tenant_id, source, source_id, channel, recipient, subject, text_body, payload)
-            SELECT (SELECT encours.current_tenant_id()), 'risk_recalc', $1, u.channel, u.recipient, u.subject, u.body,
-                   jsonb_build_object(
-                       'event', 'risk.alerts', 'recalc_id', $1::bigint, 'as_of', $2::text, 'total', $4::int,
-                       'part', u.part + 1, 'parts', $5::int, 'alerts', g.alerts)
-            FROM unnest($6::text[], $7::text[], $8::int[], $9::text[], $10::text[]) WITH ORDINALITY
-                 AS u (channel, recipient, part, subject, body, position)
-            JOIN grouped g ON g.part = u.part
+            INSERT INTO encours.notifications (tenant_id, source, source_id, part, channel, recipient, subject, text_body)
+            SELECT (SELECT encours.current_tenant_id()), 'risk_recalc', $1, u.part, u.channel, u.recipient,
+                   CASE WHEN u.channel = 'webhook' AND $6 > 1 THEN $4 || ' (' || (u.part + 1) || '/' || $6 || ')' ELSE $4 END, $5
+            FROM unnest($2::text[], $3::text[], $7::int[]) WITH ORDINALITY AS u (channel, recipient, part, position)
             ORDER BY u.position
             RETURNING notification_id
-            """,
-            [recalcID, first.asOf.isoString, size, notices.count, parts, channels, recipients, partNumbers, subjects, bodies])
+            """, [recalcID, channels, recipients, text.subject, text.text, parts, partNumbers])
         return try (0..<notifications.count).map { try notifications.decode(Int64.self, row: $0, column: 0) }
     }
 }

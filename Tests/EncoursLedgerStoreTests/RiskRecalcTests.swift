@@ -76,6 +76,19 @@ extension DunningFixture {
         }
     }
 
+    /// The JSON of every pending notification, as its delivery reads it, in order.
+    func notificationPayloads() async throws -> [[String: Any]] {
+        let tenantID = self.tenantID
+        let texts = try await database.withConnection { connection in
+            try TenantScope.transaction(tenantID: tenantID, commit: false, on: connection) { connection in
+                try connection.query("SELECT notification_id FROM encours.notifications ORDER BY notification_id").rows.map {
+                    try NotificationStore.pending(notificationID: try $0.decode(0, as: Int64.self), on: connection)?.payload ?? ""
+                }
+            }
+        }
+        return texts.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }
+    }
+
     func scores(customer: String? = nil, history: Bool = false) async throws -> [RiskView] {
         let tenantID = self.tenantID
         return try await database.withConnection {
@@ -172,26 +185,23 @@ struct RiskRecalcTests {
             let channels = try await database.withConnection { connection in
                 try connection.query(
                     """
-                    SELECT source || ' ' || channel || ' ' || recipient || ' ' || status || ' ' || (payload ->> 'event') || ' ' || subject
+                    SELECT source || ' ' || channel || ' ' || recipient || ' ' || status || ' ' || subject
                     FROM encours.notifications WHERE tenant_id = $1 ORDER BY notification_id
                     """,
                     [tenantID]
                 ).rows.map { try $0.decode(0, as: String.self) }
             }
             #expect(channels == [
-                "risk_recalc email risk@acme.example pending risk.alerts grade_worsened L1, credit_limit_exceeded L1",
-                "risk_recalc webhook http://127.0.0.1:9/hook pending risk.alerts grade_worsened L1, credit_limit_exceeded L1",
+                "risk_recalc email risk@acme.example pending grade_worsened L1, credit_limit_exceeded L1",
+                "risk_recalc webhook http://127.0.0.1:9/hook pending grade_worsened L1, credit_limit_exceeded L1",
             ])
-            let event = try await database.withConnection { connection in
-                try connection.query(
-                    """
-                    SELECT payload -> 'alerts' -> 0 ->> 'kind', payload -> 'alerts' -> 1 ->> 'kind', payload -> 'alerts' -> 0 ->> 'exposure',
-                           payload -> 'alerts' -> 0 ->> 'customer_name', payload -> 'alerts' -> 0 ->> 'from_grade', payload ->> 'total'
-                    FROM encours.notifications WHERE tenant_id = $1 AND channel = 'webhook'
-                    """, [tenantID]
-                ).rows.map { row in try (0..<6).map { try row.decode($0, as: String.self) } }
-            }
-            #expect(event == [["grade_worsened", "credit_limit_exceeded", "1100.00", "Retard SARL", "C", "2"]])
+            // The webhook's JSON is built when it is sent, from the alerts and their scores.
+            let webhook = try #require(try await fixture.notificationPayloads().last)
+            let alerts = try #require(webhook["alerts"] as? [[String: Any]])
+            let event = [alerts.map { $0["kind"] as? String }, [alerts.first?["exposure"] as? String, alerts.first?["customer_name"] as? String,
+                         alerts.first?["from_grade"] as? String, (webhook["total"] as? Int).map(String.init)]]
+            #expect(event == [["grade_worsened", "credit_limit_exceeded"], ["1100.00", "Retard SARL", "C", "2"]])
+            #expect(webhook["event"] as? String == "risk.alerts")
 
             // The same again: nothing new.
             let again = try await fixture.recalc("2026-06-30")
@@ -250,15 +260,17 @@ struct RiskRecalcTests {
             let outcome = try await fixture.recalc("2026-06-30")
             #expect(outcome.alerts == 450)
             #expect(outcome.notificationIDs.count == 4)
-            let parts = try await database.withConnection { [tenantID = fixture.tenantID] connection in
-                try connection.query(
-                    """
-                    SELECT channel || ' ' || (payload ->> 'part') || '/' || (payload ->> 'parts') || ' ' || jsonb_array_length(payload -> 'alerts')
-                    FROM encours.notifications WHERE tenant_id = $1 ORDER BY notification_id
-                    """, [tenantID]
-                ).rows.map { try $0.decode(0, as: String.self) }
+            let parts = try await fixture.notificationPayloads().map { payload in
+                "\(payload["part"] as? Int ?? 0)/\(payload["parts"] as? Int ?? 0) \((payload["alerts"] as? [Any])?.count ?? 0)"
             }
-            #expect(parts == ["email 1/3 200", "webhook 1/3 200", "webhook 2/3 200", "webhook 3/3 50"])
+            #expect(parts == ["1/3 200", "1/3 200", "2/3 200", "3/3 50"])
+            // The email's text is composed from all 450 alerts (RiskAlertMessage lists 200 and counts the rest).
+            let email = try await database.withConnection { [tenantID = fixture.tenantID] connection in
+                try connection.query(
+                    "SELECT text_body FROM encours.notifications WHERE tenant_id = $1 AND channel = 'email'", [tenantID]
+                ).decode(String.self, row: 0, column: 0)
+            }
+            #expect(email.split(separator: "\n").count == 450)
         }
     }
 

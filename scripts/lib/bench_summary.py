@@ -52,6 +52,10 @@ for (name, system), results in sorted(runs.items()):
         text = (f"{r['invoices']:,} invoices, {r['customers']:,} customers scored, {r['alerts']:,} alerts in "
                 f"{figure(results, 'seconds', 2)} s; worker peak RSS {figure(results, 'worker_peak_rss_mb', 1)} MB; "
                 f"phases (last run) {r['phases']}; grades {r['grades']}")
+    elif name == "risk-recalc-next":
+        r = results[-1]
+        text = (f"a month later, {r['customers']:,} customers with their previous states: {r['alerts']:,} alerts, "
+                f"{r['policy_switches']:,} policy switches in {figure(results, 'seconds', 2)} s; phases (last run) {r['phases']}")
     elif name in ("risk-baseline-aging", "report-dso"):
         text = f"{results[0]['invoices']:,} invoices in {figure(results, 'seconds', 2)} s"
     elif name.startswith("deliver-"):

@@ -84,10 +84,12 @@ CREATE TABLE encours.risk_alerts (
     from_grade   CHAR(1),
     to_grade     CHAR(1) NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant_id, alert_id),
-    FOREIGN KEY (tenant_id, recalc_id) REFERENCES encours.risk_recalcs (tenant_id, recalc_id)
+    -- No foreign key: a first recalculation of a large tenant writes 100,000 alerts in one
+    -- statement, only from the recalculation it has just recorded.
+    PRIMARY KEY (tenant_id, alert_id)
 );
-CREATE INDEX risk_alerts_recalc_idx ON encours.risk_alerts (tenant_id, recalc_id);
+-- A recalculation's alerts in order, 200 at a time (the parts its notifications carry).
+CREATE INDEX risk_alerts_recalc_idx ON encours.risk_alerts (tenant_id, recalc_id, alert_id);
 
 -- A message to the tenant itself (not to a customer): delivered by a reminder.deliver job
 -- whose payload names it, by email to the tenant's alert_email (one per recalculation, listing
@@ -104,8 +106,12 @@ CREATE TABLE encours.notifications (
     recipient          TEXT NOT NULL,
     subject            TEXT NOT NULL,
     text_body          TEXT NOT NULL,
-    -- The webhook's JSON event (also kept for email, as the structured form of the message).
-    payload            JSONB NOT NULL,
+    -- Of a recalculation's alerts, the part (0, 1, ...) of 200 this notification carries.
+    part               INTEGER CHECK (part >= 0),
+    -- The webhook's JSON body; NULL for a recalculation's alerts, whose events are built when
+    -- the notification is sent from its part of the alerts and their scores (history that is
+    -- never rewritten), so a first recalculation raising 100,000 alerts writes 500 small rows.
+    payload            JSONB,
     status             TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
     failure_reason     TEXT,
     delivery_attempts  INTEGER NOT NULL DEFAULT 0,
