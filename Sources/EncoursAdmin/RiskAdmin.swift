@@ -80,8 +80,12 @@ public enum RiskAdmin {
     /// `encours risk alerts --tenant T`: the notifications risk alerts sent, newest first.
     public static func notifications(tenantSlug: String, limit: Int, on connection: PostgresConnection) throws -> [NotificationStore.View] {
         let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
-        return try TenantScope.transaction(tenantID: tenant.id, commit: false, on: connection) {
-            try NotificationStore.list(limit: limit, on: $0)
+        do {
+            return try TenantScope.transaction(tenantID: tenant.id, commit: false, on: connection) {
+                try NotificationStore.list(source: "risk_recalc", limit: limit, on: $0)
+            }
+        } catch let error as LedgerStoreError {
+            throw AdminError(.invalidInput, error.message)
         }
     }
 

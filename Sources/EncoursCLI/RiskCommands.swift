@@ -12,7 +12,7 @@ struct RiskCommand: AsyncParsableCommand {
     struct Recalc: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Enqueue a risk.recalc job for the tenant (or one customer) at a date.",
-            discussion: "The same recalculation already waiting is not enqueued twice. With --wait, exit 0 only if the job completed.")
+            discussion: "The same recalculation still waiting or running is not enqueued twice (its job is shown). With --wait, exit 0 only if the job completed.")
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Tenant slug.") var tenant: String
         @Option(help: "Only this customer.") var customer: String?

@@ -106,14 +106,15 @@ public enum NotificationStore {
         }
     }
 
-    /// The notifications of the current tenant scope, newest first.
+    /// The notifications of the current tenant scope from `source` (`risk_recalc`, ...), newest first.
     @available(*, noasync)
-    public static func list(limit: Int, on connection: PostgresConnection) throws -> [View] {
-        try connection.query(
+    public static func list(source: String, limit: Int, on connection: PostgresConnection) throws -> [View] {
+        guard limit > 0 else { throw LedgerStoreError("invalid --limit \(limit): expected a positive number") }
+        return try connection.query(
             """
             SELECT notification_id, source, source_id, channel, recipient, subject, status, failure_reason
-            FROM encours.notifications ORDER BY notification_id DESC LIMIT $1
-            """, [limit]
+            FROM encours.notifications WHERE source = $2 ORDER BY notification_id DESC LIMIT $1
+            """, [limit, source]
         ).rows.map {
             View(
                 id: try $0.decode(0), source: try $0.decode(1), sourceID: try $0.decode(2), channel: try $0.decode(3),

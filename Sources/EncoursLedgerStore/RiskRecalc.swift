@@ -83,7 +83,8 @@ public enum RiskRecalc {
             SELECT customer_id, name, exposure::text, overdue::text, current_cents::text, days_1_30::text, days_31_60::text,
                    days_61_90::text, over_90::text, oldest, credit_limit_cents, paid_12::text, late_12::text,
                    paid_recent::text, late_recent::text, paid_prior::text, late_prior::text, open_disputes, broken_promises,
-                   invoices_issued, beyond_legal_terms, previous_grade, previous_over_limit, previous_strict, own_policy_is_strict
+                   invoices_issued, beyond_legal_terms, previous_grade, previous_over_limit, previous_strict, own_policy_is_strict,
+                   previous_as_of::text
             FROM risk_figures ORDER BY customer_id
             """)
         timer.end("read")
@@ -127,10 +128,16 @@ public enum RiskRecalc {
                     grade: grade, overCreditLimit: try rows.decode(Bool.self, row: row, column: 22),
                     strictPolicy: try rows.decode(Bool.self, row: row, column: 23))
             }
+            // A date before the customer's latest recalculation writes history only.
+            let previousAsOf = rows.text(row: row, column: 25)
+            let backdated = previousAsOf.flatMap { try? CalendarDate(parsing: $0) }.map { $0 > asOf } ?? false
             let outcome = RiskTransition.apply(
                 previous: previous, grade: assessment.grade, overCreditLimit: figures.isOverCreditLimit,
-                strictPolicyExists: strictPolicyExists, ownPolicyIsStrict: try rows.decode(Bool.self, row: row, column: 24))
-            scored.append(customerID: customerID, figures: figures, assessment: assessment, outcome: outcome, changed: outcome.state != previous)
+                strictPolicyExists: strictPolicyExists, ownPolicyIsStrict: try rows.decode(Bool.self, row: row, column: 24),
+                backdated: backdated)
+            scored.append(
+                customerID: customerID, figures: figures, assessment: assessment, outcome: outcome,
+                changed: !backdated && (outcome.state != previous || previousAsOf != asOf.isoString))
             for alert in outcome.alerts {
                 notices.append(RiskAlertNotice(
                     alert: alert, customerID: customerID, customerName: try rows.decode(String.self, row: row, column: 1), asOf: asOf,
@@ -242,11 +249,11 @@ public enum RiskRecalc {
                 -- through its date reach its amount, or the invoice it names was settled by then.
                 SELECT pr.customer_id, count(*) AS broken_promises
                 FROM encours.promises pr, bounds b
-                WHERE pr.promised_for < $1::date AND pr.promised_for >= b.year_start
+                WHERE pr.promised_for < $1::date AND pr.promised_for > b.year_start
                   AND ($3::text[] IS NULL OR pr.customer_id = ANY ($3::text[]))
                   AND coalesce((
                       SELECT sum(p.amount_cents) FROM encours.payments p
-                      WHERE p.tenant_id = pr.tenant_id AND p.customer_id = pr.customer_id
+                      WHERE p.tenant_id = pr.tenant_id AND p.customer_id = pr.customer_id AND p.currency = pr.currency
                         AND (pr.invoice_id IS NULL OR p.invoice_id = pr.invoice_id)
                         AND p.received_on BETWEEN least((pr.created_at AT TIME ZONE $4)::date, pr.promised_for) AND pr.promised_for
                   ), 0) < pr.amount_cents
@@ -269,7 +276,8 @@ public enum RiskRecalc {
                    coalesce(f.invoices_issued, 0) AS invoices_issued, coalesce(f.beyond_legal_terms, 0) AS beyond_legal_terms,
                    d.paid_12, d.late_12, d.paid_recent, d.late_recent, d.paid_prior, d.late_prior,
                    coalesce(o.open_disputes, 0) AS open_disputes, coalesce(pb.broken_promises, 0) AS broken_promises,
-                   cr.grade AS previous_grade, cr.over_credit_limit AS previous_over_limit, cr.strict_policy AS previous_strict
+                   cr.grade AS previous_grade, cr.over_credit_limit AS previous_over_limit, cr.strict_policy AS previous_strict,
+                   cr.as_of AS previous_as_of
             FROM scope s
             LEFT JOIN invoice_figures f ON f.customer_id = s.customer_id
             LEFT JOIN delays d ON d.customer_id = s.customer_id
@@ -292,7 +300,7 @@ public enum RiskRecalc {
         var prior: [Int?] = []
         var strict: [Bool] = []
         var switches: [String?] = []
-        /// The customers whose state changed (or is new), and that state.
+        /// The customers whose state changed, is new or moved to this later date, and that state.
         var changedIDs: [String] = []
         var changedGrades: [String] = []
         var changedOverLimit: [Bool] = []
@@ -350,7 +358,7 @@ public enum RiskRecalc {
                        f.days_1_30, f.days_31_60, f.days_61_90, f.over_90, f.oldest, f.credit_limit_cents,
                        u.utilization, u.dbt, u.recent, u.prior, f.open_disputes, f.broken_promises,
                        f.invoices_issued, f.beyond_legal_terms, u.score, u.grade, u.recommendation, u.factors, u.strict, u.switch
-                FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::int[], $10::int[], $11::int[], $12::int[],
+                FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::bigint[], $10::int[], $11::int[], $12::int[],
                             $13::bool[], $14::text[])
                      AS u (customer_id, score, grade, recommendation, factors, utilization, dbt, recent, prior, strict, switch)
                 JOIN risk_figures f ON f.customer_id = u.customer_id
@@ -359,18 +367,19 @@ public enum RiskRecalc {
                  recent, prior, strict, switches])
         }
 
-        /// Writes the states that changed (or are new), and each policy switch to the audit trail.
+        /// Writes the states that changed, are new or moved to a later date, and each policy switch to the audit trail.
         @available(*, noasync)
         func writeStates(recalcID: Int64, asOf: CalendarDate, on connection: PostgresConnection) throws {
             guard !changedIDs.isEmpty else { return }
             try connection.query(
                 """
-                INSERT INTO encours.customer_risk (tenant_id, customer_id, grade, over_credit_limit, strict_policy)
-                SELECT (SELECT encours.current_tenant_id()), u.customer_id, u.grade, u.over_limit, u.strict
+                INSERT INTO encours.customer_risk (tenant_id, customer_id, as_of, grade, over_credit_limit, strict_policy)
+                SELECT (SELECT encours.current_tenant_id()), u.customer_id, $5::date, u.grade, u.over_limit, u.strict
                 FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[]) AS u (customer_id, grade, over_limit, strict)
                 ON CONFLICT (tenant_id, customer_id) DO UPDATE
-                SET grade = EXCLUDED.grade, over_credit_limit = EXCLUDED.over_credit_limit, strict_policy = EXCLUDED.strict_policy
-                """, [changedIDs, changedGrades, changedOverLimit, changedStrict])
+                SET as_of = EXCLUDED.as_of, grade = EXCLUDED.grade, over_credit_limit = EXCLUDED.over_credit_limit,
+                    strict_policy = EXCLUDED.strict_policy
+                """, [changedIDs, changedGrades, changedOverLimit, changedStrict, asOf.isoString])
             // Each policy switch is in the audit trail as well as in the customer's score history.
             guard !switchedIDs.isEmpty else { return }
             try connection.query(

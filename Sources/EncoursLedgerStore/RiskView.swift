@@ -80,8 +80,8 @@ public struct RiskView: Sendable, Encodable {
         try container.encode(policySwitch, forKey: .policySwitch)
     }
 
-    /// The latest score of each customer (or of one), riskiest first; with `history`, every
-    /// recalculation of the customers, newest first. `limit` caps the rows (nil: all).
+    /// The latest score (by date) of each customer (or of one), riskiest first; with `history`,
+    /// every recalculation of the customers, by customer and newest date first. `limit` caps the rows (nil: all).
     @available(*, noasync, message: "blocks its thread: run it inside PostgresSession.withConnection")
     public static func list(
         tenantID: Int64, customerID: String?, history: Bool, limit: Int?, on connection: PostgresConnection
@@ -97,7 +97,7 @@ public struct RiskView: Sendable, Encodable {
                 ? """
                 SELECT * FROM encours.risk_scores
                 WHERE ($1::text IS NULL OR customer_id = $1)
-                ORDER BY customer_id, recalc_id DESC
+                ORDER BY customer_id, as_of DESC, recalc_id DESC
                 LIMIT $2
                 """
                 : """
@@ -106,7 +106,7 @@ public struct RiskView: Sendable, Encodable {
                     -- One seek of risk_scores_customer_idx per customer, however long the history.
                     SELECT * FROM encours.risk_scores r
                     WHERE r.tenant_id = c.tenant_id AND r.customer_id = c.customer_id
-                    ORDER BY r.recalc_id DESC LIMIT 1
+                    ORDER BY r.as_of DESC, r.recalc_id DESC LIMIT 1
                 ) latest
                 WHERE ($1::text IS NULL OR c.customer_id = $1)
                 ORDER BY latest.score, latest.customer_id
@@ -120,6 +120,7 @@ public struct RiskView: Sendable, Encodable {
                        open_disputes, broken_promises, invoices_issued, beyond_legal_terms, recommendation, factors::text,
                        strict_policy, policy_switch
                 FROM (\(selection)) s
+                ORDER BY \(history ? "customer_id, as_of DESC, recalc_id DESC" : "score, customer_id")
                 """, [customerID, limit])
             return try rows.rows.map(view)
         }

@@ -176,6 +176,9 @@ struct RiskCLITests {
                     let unknownShow = try await encours(["risk", "show", "--tenant", "acme", "--customer", "NOPE"])
                     #expect(unknownShow.status == 1)
                     #expect(unknownShow.stderr.split(separator: "\n").count == 1)
+                    let badLimit = try await encours(["risk", "alerts", "--tenant", "acme", "--limit", "0"])
+                    #expect(badLimit.status == 1)
+                    #expect(badLimit.stderr.contains("invalid --limit 0"), "\(badLimit.stderr)")
                     let other = try await encours(["risk", "show", "--tenant", "nobody"])
                     #expect(other.status == 1)
 

@@ -210,6 +210,18 @@ struct RiskRecalcTests {
             #expect(try await fixture.scores(customer: "L1", history: true).count == 3)
             #expect(try await fixture.scores(customer: "L1").first?.strictPolicy == true)
 
+            // A look back at 1 March, after 30 June: history only. No alert, L1 stays strict, and
+            // risk show keeps the 30 June score as the latest.
+            let past = try await fixture.recalc("2026-03-01")
+            #expect(past.alerts == 0)
+            #expect(past.policySwitches == 0)
+            let shown = try #require(try await fixture.scores(customer: "L1").first)
+            #expect(shown.asOf == "2026-06-30")
+            #expect(shown.strictPolicy)
+            #expect(try await fixture.scores(customer: "L1", history: true).map(\.asOf) == ["2026-06-30", "2026-06-30", "2026-03-01", "2026-03-01"])
+            #expect(try await database.integer(
+                "SELECT count(*) FROM encours.customer_risk WHERE tenant_id = $1 AND as_of = '2026-06-30' AND strict_policy", [tenantID]) == 1)
+
             // Dunning now uses `strict` for L1 (and `standard` for the others).
             let run = try await fixture.run("2026-06-30")
             let policies = Set(try await database.withConnection { connection in
@@ -246,8 +258,9 @@ struct RiskRecalcTests {
             var customers = "customer_id,name,email,language,credit_limit\n"
             var invoices = "invoice_id,customer_id,issue_date,due_date,amount\n"
             for n in 0..<450 {
-                customers += "K\(n),Client \(n),,fr,100.00\n"
-                invoices += "I\(n),K\(n),2026-05-01,2026-05-31,200.00\n"
+                // K0: a limit of 0.01 against 5,000.00, a utilisation of 50,000,000 % (past 32 bits of basis points).
+                customers += "K\(n),Client \(n),,fr,\(n == 0 ? "0.01" : "100.00")\n"
+                invoices += "I\(n),K\(n),2026-05-01,2026-05-31,\(n == 0 ? "5000.00" : "200.00")\n"
             }
             let fixture = try await DunningFixture.make(database, customers: customers, invoices: invoices)
             try await database.withConnection { [tenantID = fixture.tenantID] connection in
@@ -259,6 +272,7 @@ struct RiskRecalcTests {
             }
             let outcome = try await fixture.recalc("2026-06-30")
             #expect(outcome.alerts == 450)
+            #expect(try await fixture.scores(customer: "K0").first?.creditLimitUtilization == 500_000)
             #expect(outcome.notificationIDs.count == 4)
             let parts = try await fixture.notificationPayloads().map { payload in
                 "\(payload["part"] as? Int ?? 0)/\(payload["parts"] as? Int ?? 0) \((payload["alerts"] as? [Any])?.count ?? 0)"

@@ -236,6 +236,16 @@ struct RiskTransitionTests {
         #expect(step(under.state, .c, over: true).alerts == [.creditLimitExceeded])
     }
 
+    @Test("a recalculation dated before the latest is history only: no alert, no switch, the state kept")
+    func backdated() {
+        let latest = RiskTransition.State(grade: .a, overCreditLimit: false, strictPolicy: true)
+        let past = RiskTransition.apply(
+            previous: latest, grade: .e, overCreditLimit: true, strictPolicyExists: true, ownPolicyIsStrict: false, backdated: true)
+        #expect(past.alerts.isEmpty)
+        #expect(past.policySwitch == nil)
+        #expect(past.state == latest)
+    }
+
     @Test("D or E moves to strict when the tenant has it; back only at B or better")
     func strictPolicy() {
         func step(_ previous: RiskTransition.State?, _ grade: RiskGrade, exists: Bool = true, own: Bool = false) -> RiskTransition.Outcome {

@@ -37,16 +37,19 @@ struct LivenessTests {
             let id = try #require(try await enqueue(database, [NewJob(tenantID: tenant, kind: "test.long")]).first)
             let clock = CancellationClock()
             let logs = LogCapture()
-            var configuration = testConfiguration(lease: .seconds(3))
+            // A 6 s lease gives the worker a 1 s margin (a sixth of the lease): on a loaded 2-core CI
+            // machine, waking the deadline check and cancelling the handler took longer than the
+            // 0.5 s margin of a 3 s lease.
+            var configuration = testConfiguration(lease: .seconds(6))
             configuration.finalRecordTimeout = .milliseconds(500)
             try await withWorker(database, configuration, handlers: [LongHandler(clock: clock)], logger: logs.logger) { _ in
                 try await eventually(database) { try JobQueue.job(id: id, on: $0)?.state == .running }
                 // Let a heartbeat renew it, then read the lease as the server last set it, and cut the database off.
                 let renewed = try await fetchJob(database, id).leaseExpiresAt
-                try await eventually(database, timeout: .seconds(5)) { try JobQueue.job(id: id, on: $0)?.leaseExpiresAt != renewed }
+                try await eventually(database, timeout: .seconds(8)) { try JobQueue.job(id: id, on: $0)?.leaseExpiresAt != renewed }
                 let lease = try #require(try await fetchJob(database, id).leaseExpiresAt)
                 try await database.cutOff()
-                let deadline = ContinuousClock.now + .seconds(10)
+                let deadline = ContinuousClock.now + .seconds(15)
                 while clock.time(id) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
                 let stopped = try #require(clock.time(id), "the job was never stopped")
                 try await database.reopen()

@@ -40,7 +40,7 @@ CREATE TABLE encours.risk_scores (
     oldest_overdue_days  INTEGER NOT NULL,
     credit_limit_cents   BIGINT,
     -- Exposure ÷ credit limit in basis points (NULL without a limit, or with a zero limit).
-    utilization_bp       INTEGER,
+    utilization_bp       BIGINT,
     -- Days beyond terms over the last 12 months / the last 90 days / the 90 before (NULL: no payment then).
     dbt_tenths           INTEGER,
     recent_dbt_tenths    INTEGER,
@@ -61,13 +61,16 @@ CREATE TABLE encours.risk_scores (
     -- 100,000 rows in one statement, never updated or deleted by the tenant role.
     PRIMARY KEY (tenant_id, recalc_id, customer_id)
 );
-CREATE INDEX risk_scores_customer_idx ON encours.risk_scores (tenant_id, customer_id, recalc_id);
+-- A customer's history by date (its latest score: the last entry).
+CREATE INDEX risk_scores_customer_idx ON encours.risk_scores (tenant_id, customer_id, as_of, recalc_id);
 
--- Each customer's risk state after its latest recalculation: what the next one compares with
--- (its latest figures are its newest risk_scores row). Written only when the state changes.
+-- Each customer's risk state after its latest recalculation (by date): what the next one
+-- compares with. Written when the state changes or a later date is recalculated.
 CREATE TABLE encours.customer_risk (
     tenant_id          BIGINT NOT NULL,
     customer_id        TEXT COLLATE "C" NOT NULL,
+    -- The date of that recalculation: one dated before it writes history only.
+    as_of              DATE NOT NULL,
     grade              CHAR(1) NOT NULL CHECK (grade IN ('A', 'B', 'C', 'D', 'E')),
     over_credit_limit  BOOLEAN NOT NULL,
     strict_policy      BOOLEAN NOT NULL,

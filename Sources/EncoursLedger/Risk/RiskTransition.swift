@@ -61,9 +61,13 @@ public enum RiskTransition {
     ///   D → C nothing, C → D again raises again.
     /// - The switch to `strict` happens only when the tenant has that policy and the customer is
     ///   not already dunned by it (its own policy named `strict`).
+    /// - A recalculation dated before the customer's latest (`backdated`) is history only: no
+    ///   alert, no switch, and the state stays the latest one.
     public static func apply(
-        previous: State?, grade: RiskGrade, overCreditLimit: Bool, strictPolicyExists: Bool, ownPolicyIsStrict: Bool
+        previous: State?, grade: RiskGrade, overCreditLimit: Bool, strictPolicyExists: Bool, ownPolicyIsStrict: Bool,
+        backdated: Bool = false
     ) -> Outcome {
+        if backdated, let previous { return Outcome(alerts: [], policySwitch: nil, state: previous) }
         var alerts: [Alert] = []
         if let previous, grade > previous.grade { alerts.append(.gradeWorsened(from: previous.grade, to: grade)) }
         if overCreditLimit && !(previous?.overCreditLimit ?? false) { alerts.append(.creditLimitExceeded) }
