@@ -52,7 +52,8 @@ public enum NotificationStore {
                            ORDER BY a.alert_id OFFSET n.part * $2 LIMIT $2
                        ) e
                        JOIN encours.risk_recalcs r ON r.tenant_id = e.tenant_id AND r.recalc_id = e.recalc_id
-                       JOIN encours.risk_scores s ON s.tenant_id = e.tenant_id AND s.recalc_id = e.recalc_id AND s.customer_id = e.customer_id
+                       JOIN encours.risk_scores s
+                         ON s.tenant_id = e.tenant_id AND s.customer_id = e.customer_id AND s.as_of = r.as_of AND s.recalc_id = e.recalc_id
                        JOIN encours.customers c ON c.tenant_id = e.tenant_id AND c.customer_id = e.customer_id
                        GROUP BY r.as_of, r.alerts
                    ) END, '{}'),

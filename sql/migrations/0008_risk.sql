@@ -58,11 +58,11 @@ CREATE TABLE encours.risk_scores (
     strict_policy        BOOLEAN NOT NULL,
     policy_switch        TEXT CHECK (policy_switch IN ('to_strict', 'from_strict')),
     -- No foreign keys, for the reason given at reminder_items: written only by a recalculation,
-    -- 100,000 rows in one statement, never updated or deleted by the tenant role.
-    PRIMARY KEY (tenant_id, recalc_id, customer_id)
+    -- 100,000 rows in one statement, never updated or deleted by the tenant role. One index: a
+    -- customer's history by date (its latest score is the last entry); a recalculation has one
+    -- date, so (recalc, customer) is unique too.
+    PRIMARY KEY (tenant_id, customer_id, as_of, recalc_id)
 );
--- A customer's history by date (its latest score: the last entry).
-CREATE INDEX risk_scores_customer_idx ON encours.risk_scores (tenant_id, customer_id, as_of, recalc_id);
 
 -- Each customer's risk state after its latest recalculation (by date): what the next one
 -- compares with. Written when the state changes or a later date is recalculated.
