@@ -103,7 +103,7 @@ public struct RiskView: Sendable, Encodable {
                 : """
                 SELECT latest.* FROM encours.customers c
                 CROSS JOIN LATERAL (
-                    -- One seek of risk_scores_customer_idx per customer, however long the history.
+                    -- One seek of the primary key (customer, date) per customer, however long the history.
                     SELECT * FROM encours.risk_scores r
                     WHERE r.tenant_id = c.tenant_id AND r.customer_id = c.customer_id
                     ORDER BY r.as_of DESC, r.recalc_id DESC LIMIT 1
