@@ -126,14 +126,17 @@ struct HardeningTests {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
             _ = try await database.withConnection {
-                try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 3000}"#), count: 4, on: $0)
+                try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 8000}"#), count: 4, on: $0)
             }
             let environment = ["ENCOURS_DATABASE_URL": database.url]
             let port = Int.random(in: 20_000..<60_000)
             let worker = try Binaries.start(
-                "encours-worker", ["--lease-seconds", "10", "--metrics-port", String(port), "--metrics-host", "127.0.0.1"], environment: environment)
+                "encours-worker", ["--lease-seconds", "20", "--metrics-port", String(port), "--metrics-host", "127.0.0.1"], environment: environment)
             try await eventually(database) { try $0.query("SELECT count(*) FROM encours.jobs WHERE state = 'running'").decode(Int.self, row: 0, column: 0) == 4 }
-            // The jobs run 3 s, well within their 10 s leases: they finish while nothing can be recorded.
+            let running = ContinuousClock.now
+            // The jobs run 8 s, well within their 20 s leases (the worker's local deadline is 5/6 of
+            // a lease after the last renewal): cutting the database off takes a few seconds on a
+            // loaded machine, and the jobs must still be running then, to finish while nothing can be recorded.
             try await database.cutOff()
             let cut = ContinuousClock.now
             var status = 200
@@ -146,7 +149,7 @@ struct HardeningTests {
             let unknown = try await Binaries.run("encours", ["queue", "check"], environment: environment)
             #expect(unknown.status == 3, "\(unknown.stdout)")
             // The handlers finish while nothing can be recorded; then SIGTERM.
-            try await Task.sleep(for: .milliseconds(3500))
+            try await Task.sleep(until: running + .milliseconds(8500))
             worker.signal(SIGTERM)
             let stopped = ContinuousClock.now
             let result = await worker.finish()
@@ -156,7 +159,7 @@ struct HardeningTests {
             #expect(result.stderr.contains("jobs=4"), "\(result.stderr)")
             try await database.reopen()
 
-            try await eventually(database, timeout: .seconds(20)) { connection in
+            try await eventually(database, timeout: .seconds(40)) { connection in
                 try connection.query("SELECT count(*) FROM encours.jobs WHERE state = 'running' AND lease_expires_at < now()").decode(Int.self, row: 0, column: 0) == 4
             }
             let check = try await Binaries.run("encours", ["queue", "check", "--max-lapse-seconds", "3600"], environment: environment)
