@@ -176,17 +176,35 @@ public struct ReminderDeliveryHandler: JobHandler {
         }
     }
 
+    /// Throws a temporary failure when this worker has no SMTP server: `what` waits for one that has.
+    func requireMail(for what: String) throws {
+        guard !mail.isEmpty else {
+            throw DeliveryError(code: .temporary, message: "this worker has no ENCOURS_SMTP_URL; \(what) waits for one that has")
+        }
+    }
+
+    /// The tenant's sender address (or the worker's default) and its domain, for the `Message-ID`.
+    func sender(_ settings: [String: String]) throws -> (from: String, domain: String) {
+        guard let from = settings["smtp_from"] ?? configuration.defaultFrom else {
+            throw DeliveryError(code: .permanent, message: "no sender address: set the tenant's smtp_from (or ENCOURS_SMTP_FROM)")
+        }
+        return (from, from.split(separator: "@").last.map(String.init) ?? "encours.invalid")
+    }
+
+    /// The tenant's webhook secret; a permanent failure naming the command that sets it when there is none.
+    func webhookSecret(_ settings: [String: String], tenantSlug: String) throws -> String {
+        guard let secret = settings["webhook_secret"] else {
+            throw DeliveryError(code: .permanent, message: "no webhook_secret: set it with encours tenant set \(tenantSlug) webhook_secret SECRET")
+        }
+        return secret
+    }
+
     /// Sends a notification by email (plain text) or webhook (its JSON event, signed).
     func send(_ delivery: NotificationStore.Delivery) async throws {
         switch delivery.channel {
         case "email":
-            guard !mail.isEmpty else {
-                throw DeliveryError(code: .temporary, message: "this worker has no ENCOURS_SMTP_URL; an email notification waits for one that has")
-            }
-            guard let from = delivery.settings["smtp_from"] ?? configuration.defaultFrom else {
-                throw DeliveryError(code: .permanent, message: "no sender address: set the tenant's smtp_from (or ENCOURS_SMTP_FROM)")
-            }
-            let domain = from.split(separator: "@").last.map(String.init) ?? "encours.invalid"
+            try requireMail(for: "an email notification")
+            let (from, domain) = try sender(delivery.settings)
             let message = EmailMessage(
                 from: EmailAddress(from, displayName: "Encours"), to: [EmailAddress(delivery.recipient, displayName: delivery.tenantName)],
                 subject: delivery.subject, textBody: delivery.text, htmlBody: nil,
@@ -194,9 +212,7 @@ public struct ReminderDeliveryHandler: JobHandler {
                 headers: [MessageHeader("Auto-Submitted", "auto-generated")])
             try await mail[counter.next() % mail.count].send(message)
         default:
-            guard let secret = delivery.settings["webhook_secret"] else {
-                throw DeliveryError(code: .permanent, message: "no webhook_secret: set it with encours tenant set \(delivery.tenantSlug) webhook_secret SECRET")
-            }
+            let secret = try webhookSecret(delivery.settings, tenantSlug: delivery.tenantSlug)
             try await webhooks[counter.next() % webhooks.count].post(
                 WebhookRequest(
                     url: delivery.recipient, body: Array(delivery.payload.utf8), secret: secret,
@@ -214,14 +230,9 @@ public struct ReminderDeliveryHandler: JobHandler {
         let id = reminder.id ?? 0
         switch reminder.channel {
         case "email":
-            guard !mail.isEmpty else {
-                throw DeliveryError(code: .temporary, message: "this worker has no ENCOURS_SMTP_URL; an email reminder waits for one that has")
-            }
+            try requireMail(for: "an email reminder")
             guard let recipient = reminder.recipient else { throw DeliveryError(code: .permanent, message: "reminder \(id) has no recipient address") }
-            guard let from = delivery.settings["smtp_from"] ?? configuration.defaultFrom else {
-                throw DeliveryError(code: .permanent, message: "no sender address: set the tenant's smtp_from (or ENCOURS_SMTP_FROM)")
-            }
-            let domain = from.split(separator: "@").last.map(String.init) ?? "encours.invalid"
+            let (from, domain) = try sender(delivery.settings)
             let message = EmailMessage(
                 from: EmailAddress(from, displayName: delivery.tenantName), to: [EmailAddress(recipient, displayName: delivery.customerName)],
                 subject: rendered.subject, textBody: rendered.text, htmlBody: rendered.html,
@@ -232,9 +243,7 @@ public struct ReminderDeliveryHandler: JobHandler {
             guard let url = delivery.settings["webhook_url"] else {
                 throw DeliveryError(code: .permanent, message: "no webhook_url: set it with encours tenant set \(delivery.tenantSlug) webhook_url URL")
             }
-            guard let secret = delivery.settings["webhook_secret"] else {
-                throw DeliveryError(code: .permanent, message: "no webhook_secret: set it with encours tenant set \(delivery.tenantSlug) webhook_secret SECRET")
-            }
+            let secret = try webhookSecret(delivery.settings, tenantSlug: delivery.tenantSlug)
             let body = try Self.webhookBody(delivery, rendered: rendered)
             try await webhooks[counter.next() % webhooks.count].post(
                 WebhookRequest(url: url, body: body, secret: secret, deliveryID: "reminder-\(delivery.tenantSlug)-\(id)"))

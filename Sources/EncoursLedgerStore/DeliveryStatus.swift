@@ -4,9 +4,15 @@ import Foundation
 /// The delivery status machine shared by reminders and notifications: `pending` → `sent` |
 /// `failed`, with the attempts counted. Each move applies only to a row still pending.
 struct DeliveryStatus {
-    /// The table (`reminders`, `notifications`) and its id column; constants, never input.
+    /// The table (`reminders`, `notifications`) and its id column: identifiers from the two
+    /// instances below (the initializer is private), never input; every value is a bind parameter.
     let table: String
     let idColumn: String
+
+    private init(table: String, idColumn: String) {
+        self.table = table
+        self.idColumn = idColumn
+    }
 
     static let reminders = DeliveryStatus(table: "reminders", idColumn: "reminder_id")
     static let notifications = DeliveryStatus(table: "notifications", idColumn: "notification_id")
