@@ -29,12 +29,7 @@ public enum LedgerAdmin {
         return try LedgerImport.run(
             kind: importKind, fileURL: URL(fileURLWithPath: path), fileName: path, tenantID: tenant.id,
             tenantCurrency: tenant.currency, dryRun: dryRun,
-            afterChange: { connection, customers in
-                _ = try JobQueue.enqueue(
-                    [NewJob(tenantID: tenant.id, kind: RiskRecalcHandler.kindName,
-                            payload: try RiskRecalcHandler.payload(asOf: nil, customerIDs: customers), priority: 3)],
-                    on: connection)
-            },
+            afterChange: { connection, customers in try enqueueRiskRecalc(tenantID: tenant.id, customerIDs: customers, on: connection) },
             on: connection)
     }
 
@@ -48,20 +43,6 @@ public enum LedgerAdmin {
             tenantCurrency: tenant.currency, on: connection)
     }
 
-    /// `encours disputes open`.
-    public static func openDispute(
-        tenantSlug: String, invoiceID: String, reason: String, amount: String?, on connection: PostgresConnection
-    ) throws -> Disputes.Dispute {
-        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
-        return try Disputes.open(tenantID: tenant.id, invoiceID: invoiceID, reason: reason, amount: amount, on: connection)
-    }
-
-    /// `encours disputes list`.
-    public static func listDisputes(tenantSlug: String, status: String?, on connection: PostgresConnection) throws -> [Disputes.Dispute] {
-        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
-        return try Disputes.list(tenantID: tenant.id, status: status, on: connection)
-    }
-
     /// `encours report aging`.
     public static func aging(tenantSlug: String, asOf: String?, currency: String?, on connection: PostgresConnection) throws -> AgingReport {
         let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
@@ -72,5 +53,14 @@ public enum LedgerAdmin {
     public static func summary(tenantSlug: String, on connection: PostgresConnection) throws -> (Tenant, LedgerSummary) {
         let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
         return (tenant, try LedgerSummary.fetch(tenantID: tenant.id, on: connection))
+    }
+
+    /// Enqueues the risk recalculation (today, in the tenant's time zone) of the customers a
+    /// ledger change touched (nil: all of them), in the caller's transaction so it commits with the change.
+    static func enqueueRiskRecalc(tenantID: Int64, customerIDs: [String]?, on connection: PostgresConnection) throws {
+        _ = try JobQueue.enqueue(
+            [NewJob(tenantID: tenantID, kind: RiskRecalcHandler.kindName,
+                    payload: try RiskRecalcHandler.payload(asOf: nil, customerIDs: customerIDs), priority: 3)],
+            on: connection)
     }
 }

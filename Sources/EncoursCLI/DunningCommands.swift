@@ -145,7 +145,7 @@ struct DunningCommand: AsyncParsableCommand {
                 ? try await database.run { try DunningAdmin.recordedRun(jobID: queued.jobID, tenantID: queued.tenantID, on: $0) } : nil
             if json {
                 try printJSON(WaitOutcome(
-                    job: job, asOf: queued.asOf, recorded: ("run_id", recorded?.0),
+                    job: job, dates: [("as_of", queued.asOf)], recorded: ("run_id", recorded?.0),
                     counts: [("reminders", recorded?.1 ?? 0), ("invoices_moved", recorded?.2 ?? 0)]))
             } else if job.state == .completed {
                 print("job \(job.id) completed: dunning of \(tenant) at \(queued.asOf): \(recorded?.1 ?? 0) reminder\(recorded?.1 == 1 ? "" : "s"), "

@@ -48,7 +48,8 @@ extension DatabaseOptions {
 /// What `--wait --json` prints: how the job ended, its date, what it recorded, its last error.
 struct WaitOutcome: Encodable {
     var job: Job
-    var asOf: String
+    /// The dates of the work, under their names (`as_of`; `at` and `on_date`).
+    var dates: [(key: String, value: String?)]
     /// The id of what the job recorded, under its name (`run_id`, `recalc_id`); nil when nothing.
     var recorded: (key: String, id: Int64?)
     /// The counts of what it recorded, under their names.
@@ -67,7 +68,7 @@ struct WaitOutcome: Encodable {
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(job.id, forKey: Key("job_id"))
         try container.encode(job.state.rawValue, forKey: Key("state"))
-        try container.encode(asOf, forKey: Key("as_of"))
+        for (key, value) in dates { try container.encode(value, forKey: Key(key)) }
         try container.encode(recorded.id, forKey: Key(recorded.key))
         for (key, value) in counts { try container.encode(value, forKey: Key(key)) }
         try container.encode(job.errors.last?.error, forKey: Key("error"))

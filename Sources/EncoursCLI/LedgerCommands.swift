@@ -59,46 +59,6 @@ struct PromisesCommand: AsyncParsableCommand {
     }
 }
 
-struct DisputesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "disputes", abstract: "Invoice disputes.", subcommands: [Open.self, List.self])
-
-    struct Open: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Open a dispute on an invoice (keeps it out of dunning).")
-        @OptionGroup var database: DatabaseOptions
-        @Option(help: "Tenant slug.") var tenant: String
-        @Option(help: "Invoice id.") var invoice: String
-        @Option(help: "Why the customer disputes it.") var reason: String
-        @Option(help: "Amount disputed (default: the invoice balance).") var amount: String?
-        @Flag(help: "Print JSON.") var json = false
-
-        func run() async throws {
-            let (tenant, invoice, reason, amount) = (self.tenant, self.invoice, self.reason, self.amount)
-            let dispute = try await database.run {
-                try LedgerAdmin.openDispute(tenantSlug: tenant, invoiceID: invoice, reason: reason, amount: amount, on: $0)
-            }
-            if json { try printJSON(dispute); return }
-            print("dispute \(dispute.id) opened on invoice \(dispute.invoiceID)")
-        }
-    }
-
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List disputes.")
-        @OptionGroup var database: DatabaseOptions
-        @Option(help: "Tenant slug.") var tenant: String
-        @Option(help: "open, escalated or resolved.") var status: String?
-        @Flag(help: "Print JSON.") var json = false
-
-        func run() async throws {
-            let (tenant, status) = (self.tenant, self.status)
-            let disputes = try await database.run { try LedgerAdmin.listDisputes(tenantSlug: tenant, status: status, on: $0) }
-            if json { try printJSON(disputes); return }
-            print(Output.table(["ID", "INVOICE", "STATUS", "TIER", "DEADLINE", "BREACHED", "OUTCOME", "OPENED_ON", "REASON"],
-                disputes.map { [$0.id, $0.invoiceID, $0.status, String($0.tier), $0.deadline ?? "-", $0.breached ? "yes" : "no", $0.outcome ?? "-", $0.openedOn, $0.reason] }))
-        }
-    }
-}
-
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Receivables reports.", subcommands: [Aging.self, DSO.self])
 

@@ -34,7 +34,7 @@ struct RiskCommand: AsyncParsableCommand {
                 ? try await database.run { try RiskAdmin.recordedRecalc(jobID: queued.jobID, tenantID: queued.tenantID, on: $0) } : nil
             if json {
                 try printJSON(WaitOutcome(
-                    job: job, asOf: queued.asOf, recorded: ("recalc_id", recorded?.0),
+                    job: job, dates: [("as_of", queued.asOf)], recorded: ("recalc_id", recorded?.0),
                     counts: [("customers", recorded?.1 ?? 0), ("alerts", recorded?.2 ?? 0), ("policy_switches", recorded?.3 ?? 0)]))
             } else if job.state == .completed {
                 print("job \(job.id) completed: risk of \(scope) at \(queued.asOf): \(recorded?.1 ?? 0) customer\(recorded?.1 == 1 ? "" : "s") scored, "

@@ -12,7 +12,10 @@ public enum JobCatalog {
     ///
     /// Throws when the delivery configuration is unusable (a malformed `ENCOURS_SMTP_URL`).
     public static func handlers(delivery: DeliveryConfiguration = DeliveryConfiguration()) throws -> [any JobHandler] {
-        [NoopHandler(), DunningRunHandler(), RiskRecalcHandler(), try ReminderDeliveryHandler(configuration: delivery)]
+        [
+            NoopHandler(), DunningRunHandler(), RiskRecalcHandler(), DisputesEscalateHandler(),
+            try ReminderDeliveryHandler(configuration: delivery),
+        ]
     }
 
     /// Throws a one-line error for an unknown kind.

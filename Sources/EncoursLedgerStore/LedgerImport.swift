@@ -62,10 +62,10 @@ public enum LedgerImport {
             // Duplicate ids are found on the staging table (below), so memory stays flat.
             let parser = ImportParser(kind: kind, fileName: fileName, defaultCurrency: currency, checksDuplicateIDs: false)
             // New disputes start at tier 1, due after its SLA in the tenant's business days.
-            let deadline = kind == .disputes ? try Disputes.firstDeadlineRule(on: connection) : nil
+            let escalation = kind == .disputes ? try Disputes.escalationRule(on: connection) : nil
             let summary = try parser.parse(contentsOf: url) { row in
                 var disputeDeadline: CalendarDate?
-                if case .dispute(let dispute) = row, let deadline { disputeDeadline = try deadline(dispute.openedOn) }
+                if case .dispute(let dispute) = row, let escalation { disputeDeadline = try escalation.firstDeadline(openedOn: dispute.openedOn) }
                 let line = staging.copyLine(row, deadline: disputeDeadline)
                 pending.append(line)
                 if pending.count >= copyBatch { try flush() }
@@ -159,7 +159,7 @@ struct Staging {
                 line INT, payment_id TEXT, customer_id TEXT, invoice_id TEXT, received_on DATE, amount_cents BIGINT, currency TEXT
                 """
         case .disputes:
-            columns = "line INT, dispute_id TEXT, invoice_id TEXT, reason TEXT, opened_on DATE, amount_cents BIGINT, deadline DATE"
+            columns = "line INT, dispute_id TEXT, invoice_id TEXT, reason TEXT, note TEXT, opened_on DATE, amount_cents BIGINT, deadline DATE"
         }
         // Ids compare byte-wise, like the ledger's id columns (COLLATE "C").
         var declared = columns
@@ -194,7 +194,7 @@ struct Staging {
             ]
         case .dispute(let d):
             fields = [
-                String(d.line), text(d.disputeID), text(d.invoiceID), text(d.reason), d.openedOn.isoString,
+                String(d.line), text(d.disputeID), text(d.invoiceID), d.reason.rawValue, text(d.note), d.openedOn.isoString,
                 d.amountCents.map(String.init) ?? "\\N", deadline?.isoString ?? "\\N",
             ]
         }
@@ -427,7 +427,7 @@ struct Staging {
         case .disputes:
             // Only the imported facts; status, tier and deadline belong to the escalation lifecycle.
             table = "disputes"; key = "dispute_id"
-            columns = ["invoice_id", "reason", "opened_on", "amount_cents"]
+            columns = ["invoice_id", "reason", "note", "opened_on", "amount_cents"]
         }
         // Columns set only when a row is new (a dispute's first deadline; later ones belong to escalation).
         let insertOnly = kind == .disputes ? ["deadline"] : []

@@ -112,7 +112,7 @@ struct IntegrityTests {
             _ = try await importResult(database, "customers", "t", try csvFile("c.csv", "customer_id;name\nC1;One\nC2;Two\n"))
             _ = try await importResult(database, "invoices", "t", try csvFile("i.csv", "invoice_id;customer_id;issue_date;due_date;amount;currency\nF1;C1;2026-10-01;2026-10-31;1 000,00;EUR\n"))
             _ = try await importResult(database, "payments", "t", try csvFile("p.csv", "payment_id;customer_id;received_on;amount;invoice_id\nP1;C1;2026-11-01;400,00;F1\n"))
-            _ = try await importResult(database, "disputes", "t", try csvFile("d.csv", "dispute_id;invoice_id;reason;opened_on;amount\nD1;F1;Prix;2026-11-02;500,00\n"))
+            _ = try await importResult(database, "disputes", "t", try csvFile("d.csv", "dispute_id;invoice_id;reason;opened_on;amount\nD1;F1;pricing;2026-11-02;500,00\n"))
             let changed = try csvFile("i2.csv", "invoice_id;customer_id;issue_date;due_date;amount;currency\nF1;C2;2026-10-01;2026-10-31;600,00;USD\n")
             guard case .failure(let rejected) = try await importResult(database, "invoices", "t", changed) else {
                 Issue.record("the rewrite was accepted")

@@ -147,7 +147,7 @@ struct LedgerStoreTests {
             // 234.56 already paid + 10 + 900 + 100.01 > 1234.56.
             #expect(paymentProblems.contains { $0.contains("amount: payments to invoice F2026-001 (1244.57) exceed its balance before payments (1234.56)") }, "\(paymentProblems)")
 
-            let disputes = "dispute_id;invoice_id;reason;opened_on;amount\nD1;F404;Abîmé;01/11/2026;\nD2;F2026-001;Prix;01/11/2026;1 500,00\n"
+            let disputes = "dispute_id;invoice_id;reason;opened_on;amount\nD1;F404;quality;01/11/2026;\nD2;F2026-001;pricing;01/11/2026;1 500,00\n"
             let disputeProblems = try await rejection(database, "disputes", "acme", try csvFile("dis.csv", disputes))
             #expect(disputeProblems.contains { $0.hasSuffix("dis.csv:2: invoice_id: unknown invoice (\"F404\")") }, "\(disputeProblems)")
             #expect(disputeProblems.contains { $0.contains("dis.csv:3: amount: more than the invoice balance (1000.00)") }, "\(disputeProblems)")
@@ -281,7 +281,7 @@ struct LedgerStoreTests {
                 }
             }
             let dispute = try await database.withConnection {
-                try LedgerHelpers.openDispute(tenantSlug: "acme", invoiceID: "F2026-003", reason: "Marchandise abîmée", amount: nil, on: $0)
+                try LedgerHelpers.openDispute(tenantSlug: "acme", invoiceID: "F2026-003", reason: "quality", amount: nil, on: $0)
             }
             #expect(dispute.status == "open")
             #expect(dispute.tier == 1)
@@ -296,14 +296,14 @@ struct LedgerStoreTests {
             _ = try await database.withConnection { connection in
                 try TenantStore.updateSetting(slug: "acme", key: "escalation_policy", value: #"{"tiers":[{"name":"am","sla_days":2,"notify":"webhook"}]}"#, json: true, on: connection)
             }
-            _ = try await importFile(database, "disputes", "acme", try csvFile("d.csv", "dispute_id;invoice_id;reason;opened_on\nD7;F2026-004;Retard;06/11/2026\n"))
+            _ = try await importFile(database, "disputes", "acme", try csvFile("d.csv", "dispute_id;invoice_id;reason;opened_on\nD7;F2026-004;other;06/11/2026\n"))
             let imported = try await database.withConnection { try LedgerHelpers.listDisputes(tenantSlug: "acme", status: nil, on: $0) }
             // Friday 6 Nov 2026 + 2 business days: Mon 9, Tue 10.
             #expect(imported.first { $0.id == "D7" }?.deadline == "2026-11-10")
             let listed = try await database.withConnection { try LedgerHelpers.listDisputes(tenantSlug: "acme", status: "open", on: $0) }
             #expect(Set(listed.map(\.id)) == [dispute.id, "D7"])
             await #expect(throws: LedgerStoreError.self) {
-                try await database.withConnection { try LedgerHelpers.openDispute(tenantSlug: "acme", invoiceID: "F2026-003", reason: "x", amount: "5000", on: $0) }
+                try await database.withConnection { try LedgerHelpers.openDispute(tenantSlug: "acme", invoiceID: "F2026-003", reason: "other", amount: "5000", on: $0) }
             }
         }
     }

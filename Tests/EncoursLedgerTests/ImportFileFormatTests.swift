@@ -76,13 +76,14 @@ struct ImportFileFormatTests {
 
     @Test("line numbers are physical: a quoted line break moves the following rows down")
     func quotedLineBreaksCountAsLines() throws {
-        let csv = "dispute_id;invoice_id;reason;opened_on\r\n"
-            + "D1;FA-1;\"Livraison incomplète :\r\nil manque 2 palettes\";2025-02-01\r\n"
-            + "D2;FA-2;\"Prix\nnon conforme\nau devis\";2025-02-02\r\n"
-            + "D3;FA-3;Qualité;31/02/2025\r\n"
+        let csv = "dispute_id;invoice_id;reason;opened_on;note\r\n"
+            + "D1;FA-1;quantity;2025-02-01;\"Livraison incomplète :\r\nil manque 2 palettes\"\r\n"
+            + "D2;FA-2;prix;2025-02-02;\"Prix\nnon conforme\nau devis\"\r\n"
+            + "D3;FA-3;Qualité;31/02/2025;\r\n"
         let parsed = try parseCSV(.disputes, csv)
         #expect(parsed.disputes.map(\.line) == [2, 4])
-        #expect(parsed.disputes.first?.reason == "Livraison incomplète :\r\nil manque 2 palettes")
+        #expect(parsed.disputes.first?.note == "Livraison incomplète :\r\nil manque 2 palettes")
+        #expect(parsed.disputes.map(\.reason) == [.quantity, .pricing])
         #expect(parsed.messages == ["disputes.csv:7: opened_on: no such date (\"31/02/2025\")"])
     }
 
@@ -145,8 +146,8 @@ struct ImportFileFormatTests {
 
     @Test("a bad byte inside a multi-line quoted field is reported on its own physical line")
     func invalidByteInQuotedField() throws {
-        var bytes = Array("dispute_id;invoice_id;reason;opened_on\nD1;F1;\"Ligne un\nligne deux\n".utf8)
-        bytes += [0x92] + Array("trois\";2025-01-01\n".utf8)  // a Windows-1252 apostrophe
+        var bytes = Array("dispute_id;invoice_id;opened_on;reason\nD1;F1;2025-01-01;\"Ligne un\nligne deux\n".utf8)
+        bytes += [0x92] + Array("trois\"\n".utf8)  // a Windows-1252 apostrophe
         let parsed = try parseCSV(.disputes, bytes: bytes)
         #expect(parsed.summary.issues.listed.map(\.line) == [4])
         #expect(parsed.summary.issues.listed.map(\.code) == [.notUTF8])

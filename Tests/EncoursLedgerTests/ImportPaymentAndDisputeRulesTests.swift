@@ -52,7 +52,7 @@ struct ImportPaymentAndDisputeRulesTests {
 
     @Test("a dispute's amount is optional (nil = the invoice balance) and kept in cents")
     func disputeAmount() throws {
-        let parsed = try parseCSV(.disputes, disputesHeader + "D1;F1;Prix non conforme;2025-02-01;\nD2;F2;Livraison partielle;01/02/2025;250,00\n")
+        let parsed = try parseCSV(.disputes, disputesHeader + "D1;F1;pricing;2025-02-01;\nD2;F2;quantity;01/02/2025;250,00\n")
         #expect(parsed.disputes.map(\.amountCents) == [nil, 25_000])
         #expect(try disputeMessages("D1;F1;Prix;2025-02-01;0") == ["disputes.csv:2: amount: must be greater than zero (\"0\")"])
         #expect(try disputeMessages("D1;F1;Prix;2025-02-01;deux cents") == ["disputes.csv:2: amount: not a number (\"deux cents\")"])
@@ -67,16 +67,28 @@ struct ImportPaymentAndDisputeRulesTests {
         ])
     }
 
-    @Test("a reason may span lines; the dispute keeps them")
-    func multilineReason() throws {
-        let parsed = try parseCSV(.disputes, disputesHeader + "D1;F1;\"Marchandise abîmée\nphotos envoyées le 3/2\";2025-02-04;\n")
-        #expect(parsed.disputes.map(\.reason) == ["Marchandise abîmée\nphotos envoyées le 3/2"])
+    @Test("a note may span lines; the dispute keeps them")
+    func multilineNote() throws {
+        let parsed = try parseCSV(
+            .disputes, "dispute_id;invoice_id;reason;opened_on;note\nD1;F1;quality;2025-02-04;\"Marchandise abîmée\nphotos envoyées le 3/2\"\n")
+        #expect(parsed.disputes.map(\.note) == ["Marchandise abîmée\nphotos envoyées le 3/2"])
         #expect(parsed.disputes.map(\.openedOn) == [day("2025-02-04")])
+    }
+
+    @Test("a reason is one of six codes, or its French name; anything else is refused naming the codes")
+    func reasonCodes() throws {
+        let rows = ["pricing", "QUALITY", "quantité", "non reçu", "Doublon", "autre", "not-received", " duplicate_billing "]
+        let parsed = try parseCSV(.disputes, disputesHeader + rows.enumerated().map { "D\($0.offset);F1;\($0.element);2025-02-01;" }.joined(separator: "\n") + "\n")
+        #expect(parsed.messages == [])
+        #expect(parsed.disputes.map(\.reason) == [.pricing, .quality, .quantity, .notReceived, .duplicateBilling, .other, .notReceived, .duplicateBilling])
+        #expect(try disputeMessages("D1;F1;Marchandise abîmée;2025-02-01;") == [
+            "disputes.csv:2: reason: unknown reason: expected one of pricing, quality, quantity, not_received, duplicate_billing, other (\"Marchandise abîmée\")"
+        ])
     }
 
     @Test("a dispute_id repeated in the file names both lines")
     func duplicateDispute() throws {
-        let parsed = try parseCSV(.disputes, disputesHeader + "D1;F1;Prix;2025-02-01;\nD1;F2;Qualité;2025-02-02;\n")
+        let parsed = try parseCSV(.disputes, disputesHeader + "D1;F1;pricing;2025-02-01;\nD1;F2;quality;2025-02-02;\n")
         #expect(parsed.messages == ["disputes.csv:3: dispute_id: duplicate of line 2 (\"D1\")"])
         #expect(parsed.disputes.map(\.invoiceID) == ["F1"])
     }

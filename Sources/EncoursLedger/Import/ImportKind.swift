@@ -6,7 +6,7 @@ public enum ImportKind: String, Sendable, Hashable, CaseIterable, CustomStringCo
     case invoices
     /// `payments`: payment_id, customer_id, received_on, amount; optionally invoice_id, currency.
     case payments
-    /// `disputes`: dispute_id, invoice_id, reason, opened_on; optionally amount.
+    /// `disputes`: dispute_id, invoice_id, reason (a ``DisputeReason`` code), opened_on; optionally amount, note.
     case disputes
 
     /// The columns every file of this kind must have, in the SPEC's order.
@@ -25,7 +25,7 @@ public enum ImportKind: String, Sendable, Hashable, CaseIterable, CustomStringCo
         case .customers: [.email, .language, .paymentTermsDays, .creditLimit, .policy, .onHold]
         case .invoices: [.currency, .kind, .appliesTo]
         case .payments: [.invoiceID, .currency]
-        case .disputes: [.amount]
+        case .disputes: [.amount, .note]
         }
     }
 
@@ -88,6 +88,8 @@ public enum ImportColumn: Int, Sendable, Hashable, CaseIterable, CustomStringCon
     case reason
     /// `opened_on`
     case openedOn
+    /// `note` (a dispute's free-text details)
+    case note
 
     /// The name in the header row, in lowercase with underscores.
     public var name: String {
@@ -112,6 +114,7 @@ public enum ImportColumn: Int, Sendable, Hashable, CaseIterable, CustomStringCon
         case .disputeID: "dispute_id"
         case .reason: "reason"
         case .openedOn: "opened_on"
+        case .note: "note"
         }
     }
 

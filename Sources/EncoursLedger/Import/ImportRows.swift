@@ -169,8 +169,10 @@ public struct DisputeRow: Sendable, Hashable {
     public let disputeID: String
     /// The disputed invoice.
     public let invoiceID: String
-    /// Why the customer disputes it (free text, line breaks allowed).
-    public let reason: String
+    /// Why the customer disputes it.
+    public let reason: DisputeReason
+    /// What the customer said, in their words (line breaks allowed).
+    public let note: String?
     /// The date the dispute was opened.
     public let openedOn: CalendarDate
     /// The disputed amount in cents of the invoice's currency (> 0), which the file does not name:
@@ -178,11 +180,15 @@ public struct DisputeRow: Sendable, Hashable {
     public let amountCents: Int64?
 
     /// Creates a dispute row.
-    public init(line: Int, disputeID: String, invoiceID: String, reason: String, openedOn: CalendarDate, amountCents: Int64?) {
+    public init(
+        line: Int, disputeID: String, invoiceID: String, reason: DisputeReason, openedOn: CalendarDate, amountCents: Int64?,
+        note: String? = nil
+    ) {
         self.line = line
         self.disputeID = disputeID
         self.invoiceID = invoiceID
         self.reason = reason
+        self.note = note
         self.openedOn = openedOn
         self.amountCents = amountCents
     }

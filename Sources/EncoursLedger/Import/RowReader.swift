@@ -104,13 +104,14 @@ struct RowReader {
         let disputeID = requiredID(.disputeID)
         rowID = disputeID
         let invoiceID = requiredID(.invoiceID)
-        let reason = requiredText(.reason)
+        let reason = requiredReason(.reason)
         let openedOn = requiredDate(.openedOn)
         let amount = optionalPositiveCents(.amount)
+        let note = optionalNote(.note)
         guard issues.isEmpty, let disputeID, let invoiceID, let reason, let openedOn else { return nil }
         return DisputeRow(
             line: record.line, disputeID: disputeID, invoiceID: invoiceID, reason: reason, openedOn: openedOn,
-            amountCents: amount)
+            amountCents: amount, note: note)
     }
 
     // MARK: Raw access and reporting
@@ -178,6 +179,26 @@ struct RowReader {
     mutating func requiredText(_ column: ImportColumn) -> String? {
         guard let value = bytes(column) else {
             report(column, .missingValue, "required value is missing", value: nil)
+            return nil
+        }
+        return String(decoding: value, as: UTF8.self)
+    }
+
+    /// A required dispute reason code (or its French name).
+    mutating func requiredReason(_ column: ImportColumn) -> DisputeReason? {
+        guard let text = requiredText(column) else { return nil }
+        guard let reason = DisputeReason(code: text) else {
+            report(column, .invalidValue, "unknown reason: expected one of \(DisputeReason.codeList)", value: text)
+            return nil
+        }
+        return reason
+    }
+
+    /// Optional free text of at most ``DisputeNote/maximumLength`` characters (line breaks allowed).
+    mutating func optionalNote(_ column: ImportColumn) -> String? {
+        guard let value = bytes(column) else { return nil }
+        if value.count > DisputeNote.maximumLength && TextBytes.scalarCount(value) > DisputeNote.maximumLength {
+            report(column, .valueOutOfRange, "longer than \(DisputeNote.maximumLength) characters", value: nil)
             return nil
         }
         return String(decoding: value, as: UTF8.self)
