@@ -95,6 +95,16 @@ public enum LedgerImport {
             let counts = try connection.query(staging.upsertSQL, [tenantID])
             let inserted = try counts.decode(Int.self, row: 0, column: 0)
             let updated = try counts.decode(Int.self, row: 0, column: 1)
+            if let escalation, inserted > 0 {
+                // Each new dispute's history starts with its opening, at tier 1 (by this import's actor).
+                try connection.query(
+                    """
+                    INSERT INTO encours.dispute_events (tenant_id, dispute_id, kind, tier, tier_name, deadline, amount_cents)
+                    SELECT $1, s.dispute_id, 'opened', 1, $2, s.deadline, s.amount_cents FROM import_rows s
+                    WHERE NOT EXISTS (SELECT FROM encours.dispute_events e WHERE e.tenant_id = $1 AND e.dispute_id = s.dispute_id)
+                    ORDER BY s.line
+                    """, [tenantID, escalation.tier(1).name])
+            }
             let outcome = Outcome(
                 kind: kind.rawValue, file: fileName, rows: summary.validRowCount, inserted: inserted, updated: updated,
                 unchanged: summary.validRowCount - inserted - updated, dryRun: dryRun)
