@@ -7,15 +7,20 @@ import Logging
 import Synchronization
 import Testing
 
-/// Runs `dunning.run`, but the first time lets another worker take the job's lease just before
-/// the run's transaction: what a paused or partitioned worker sees when it wakes up.
-final class LeaseStealingDunningHandler: JobHandler {
-    let kind = "dunning.run"
+/// Runs a handler, but the first time lets another worker take the job's lease just before the
+/// handler's transaction: what a paused or partitioned worker sees when it wakes up.
+final class LeaseStealingHandler: JobHandler {
+    let kind: String
+    let handler: any JobHandler
     let url: String
     let stolen = Mutex(0)
     /// Attempts that have returned or thrown.
     let finished = Mutex(0)
-    init(url: String) { self.url = url }
+    init(_ handler: any JobHandler, url: String) {
+        self.handler = handler
+        self.kind = handler.kind
+        self.url = url
+    }
 
     func handle(_ context: JobContext) async throws {
         if stolen.withLock({ value in defer { value += 1 }; return value == 0 }) {
@@ -26,7 +31,7 @@ final class LeaseStealingDunningHandler: JobHandler {
             }
         }
         defer { finished.withLock { $0 += 1 } }
-        try await DunningRunHandler().handle(context)
+        try await handler.handle(context)
     }
 }
 
@@ -60,7 +65,7 @@ struct DunningJobTests {
                 try JobQueue.enqueue([NewJob(tenantID: tenant, kind: "dunning.run", payload: DunningRunHandler.payload(asOf: try .init(parsing: "2025-04-10")))], on: connection).insertedIDs.first
             })
             let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-            let stealing = LeaseStealingDunningHandler(url: database.url)
+            let stealing = LeaseStealingHandler(DunningRunHandler(), url: database.url)
             // The first worker's run finds its lease gone: nothing is written, and its result is dropped.
             var first = configuration()
             first.drain = false

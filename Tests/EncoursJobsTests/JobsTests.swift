@@ -19,7 +19,7 @@ struct JobsTests {
             #expect(error.code == .unknownKind)
             #expect(error.message.contains("\"dunning\""))
         }
-        #expect(try JobCatalog.handlers().map(\.kind) == ["noop", "dunning.run", "risk.recalc", "reminder.deliver"])
+        #expect(try JobCatalog.handlers().map(\.kind) == ["noop", "dunning.run", "risk.recalc", "disputes.escalate", "reminder.deliver"])
     }
 
     @Test("noop completes at once, waits cancellably with sleep_ms, and fails with fail")
