@@ -39,7 +39,9 @@ public struct DisputesEscalateHandler: JobHandler {
                     payload: ReminderDeliveryHandler.payload(notificationID: id), maxAttempts: ReminderDeliveryHandler.maximumAttempts)
             })
             transaction.completeJob()
-            return (outcome.at, outcome.onDate, outcome.escalationID, outcome.escalated, outcome.breached, outcome.notificationIDs.count, outcome.unaddressed)
+            return (
+                outcome.at, outcome.onDate, outcome.escalationID, outcome.escalated, outcome.breached, outcome.notificationIDs.count,
+                outcome.unaddressed, outcome.phases.map { "\($0.name)=\(milliseconds($0.duration))ms" }.joined(separator: " "))
         }
         let unaddressed = outcome.6
         context.logger.log(
@@ -49,7 +51,7 @@ public struct DisputesEscalateHandler: JobHandler {
                 "disputes.at": "\(outcome.0)", "disputes.on_date": "\(outcome.1.isoString)",
                 "disputes.escalation_id": "\(outcome.2.map(String.init) ?? "none")", "disputes.escalated": "\(outcome.3)",
                 "disputes.breached": "\(outcome.4)", "disputes.notifications": "\(outcome.5)", "disputes.unaddressed": "\(unaddressed)",
-                "duration_ms": "\(milliseconds(ContinuousClock.now - started))",
+                "duration_ms": "\(milliseconds(ContinuousClock.now - started))", "disputes.phases": "\(outcome.7)",
             ])
     }
 

@@ -27,6 +27,8 @@ public enum DisputeEscalationRun {
         /// Notifications that could not be addressed (a tier notifying by webhook without a
         /// `webhook_url`), written as `failed` with the reason.
         public var unaddressed: Int
+        /// How long each phase took (select, plan, record, notify), for logs and benchmarks.
+        public var phases: [(name: String, duration: Duration)] = []
     }
 
     /// Escalates the current tenant's disputes at `at` (without an offset: in the tenant's time zone).
@@ -36,6 +38,7 @@ public enum DisputeEscalationRun {
     public static func perform(
         at: EscalationInstant, jobID: Int64?, compose: ([DisputeEscalationNotice]) -> NotificationText, on connection: PostgresConnection
     ) throws -> Outcome {
+        var timer = PhaseTimer()
         try TenantScope.lockLedger(on: connection)
         let tenant = try connection.query(
             """
@@ -68,6 +71,8 @@ public enum DisputeEscalationRun {
             ORDER BY d.deadline NULLS FIRST, d.dispute_id
             FOR UPDATE OF d
             """, [onDate.isoString, lastTier])
+        timer.end("select")
+        let day = try DisputeEscalation.Day(rule, onDate)
 
         var notices: [DisputeEscalationNotice] = []
         for index in 0..<due.count {
@@ -75,7 +80,7 @@ public enum DisputeEscalationRun {
             let state = DisputeEscalation.State(
                 tier: try row.decode(2), deadline: try row.decode(3, as: String?.self).map(CalendarDate.init(parsing:)),
                 openedOn: try CalendarDate(parsing: row.decode(4)), breached: try row.decode(5))
-            let step = try rule.step(state, on: onDate)
+            let step = try day.step(state)
             let tier: Int, deadline: CalendarDate?, breached: Bool
             switch step {
             case .none: continue
@@ -89,8 +94,11 @@ public enum DisputeEscalationRun {
                 openedOn: state.openedOn, tier: tier, tierName: rule.tier(tier).name, deadline: deadline, breached: breached,
                 onDate: onDate, language: language))
         }
+        timer.end("plan")
         guard !notices.isEmpty else {
-            return Outcome(at: instant, onDate: onDate, escalationID: nil, escalated: 0, breached: 0, notificationIDs: [], unaddressed: 0)
+            return Outcome(
+                at: instant, onDate: onDate, escalationID: nil, escalated: 0, breached: 0, notificationIDs: [], unaddressed: 0,
+                phases: timer.phases)
         }
 
         let breachedCount = notices.filter(\.breached).count
@@ -127,6 +135,7 @@ public enum DisputeEscalationRun {
             ORDER BY u.position
             """, [ids, tiers, deadlines, breaches, notices.map(\.tierName), escalationID, instant])
 
+        timer.end("record")
         var pending: [Int64] = []
         if !messages.isEmpty {
             let written = try connection.query(
@@ -148,9 +157,10 @@ public enum DisputeEscalationRun {
                 pending.append(try written.decode(Int64.self, row: index, column: 0))
             }
         }
+        timer.end("notify")
         return Outcome(
             at: instant, onDate: onDate, escalationID: escalationID, escalated: notices.count - breachedCount, breached: breachedCount,
-            notificationIDs: pending, unaddressed: messages.count - pending.count)
+            notificationIDs: pending, unaddressed: messages.count - pending.count, phases: timer.phases)
     }
 
     /// A notification to write.

@@ -83,3 +83,15 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+-- A dispute's lifecycle (tier, deadline, status, breach, resolution) has its own history in
+-- dispute_events; the row audit keeps recording changes to its imported facts and deletions,
+-- without a second, slower copy of every escalation (100,000 disputes escalated at once).
+DROP TRIGGER disputes_audit ON encours.disputes;
+CREATE TRIGGER disputes_audit AFTER UPDATE ON encours.disputes
+    FOR EACH ROW
+    WHEN ((OLD.invoice_id, OLD.reason, OLD.note, OLD.opened_on, OLD.amount_cents)
+          IS DISTINCT FROM (NEW.invoice_id, NEW.reason, NEW.note, NEW.opened_on, NEW.amount_cents))
+    EXECUTE FUNCTION encours.audit_row_change('dispute', 'dispute_id');
+CREATE TRIGGER disputes_audit_delete AFTER DELETE ON encours.disputes
+    FOR EACH ROW EXECUTE FUNCTION encours.audit_row_change('dispute', 'dispute_id');

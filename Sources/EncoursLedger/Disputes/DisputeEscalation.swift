@@ -48,14 +48,35 @@ public struct DisputeEscalation: Sendable {
     ///
     /// A dispute above the policy's last tier (the policy lost tiers since) counts as at the last tier.
     public func step(_ state: State, on date: CalendarDate) throws(LedgerError) -> Step {
-        let deadline: CalendarDate
-        if let known = state.deadline { deadline = known } else { deadline = try firstDeadline(openedOn: state.openedOn) }
-        guard deadline < date else { return .none }
-        if state.tier < policy.tiers.count {
-            let next = state.tier + 1
-            return .escalate(tier: next, deadline: try calendar.adding(businessDays: policy.tiers[next - 1].slaDays, to: date))
+        try Day(self, date).step(state)
+    }
+
+    /// The rule on one date, with each tier's new deadline counted once: for a run over many disputes.
+    public struct Day: Sendable {
+        public let rule: DisputeEscalation
+        public let date: CalendarDate
+        /// The deadline a dispute moved to tier `index + 1` gets: `date` plus that tier's SLA.
+        let deadlines: [CalendarDate]
+
+        public init(_ rule: DisputeEscalation, _ date: CalendarDate) throws(LedgerError) {
+            self.rule = rule
+            self.date = date
+            var deadlines: [CalendarDate] = []
+            for tier in rule.policy.tiers { deadlines.append(try rule.calendar.adding(businessDays: tier.slaDays, to: date)) }
+            self.deadlines = deadlines
         }
-        return state.breached ? .none : .breach
+
+        /// The step for `state` on this date.
+        public func step(_ state: State) throws(LedgerError) -> Step {
+            let deadline: CalendarDate
+            if let known = state.deadline { deadline = known } else { deadline = try rule.firstDeadline(openedOn: state.openedOn) }
+            guard deadline < date else { return .none }
+            if state.tier < rule.policy.tiers.count {
+                let next = max(state.tier, 0) + 1
+                return .escalate(tier: next, deadline: deadlines[next - 1])
+            }
+            return state.breached ? .none : .breach
+        }
     }
 
     /// The tier `tier` (1-based) of the policy, the last one for a tier above it.
