@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(name: "EncoursDeliveryTests", dependencies: ["EncoursDelivery", "EncoursTestSupport"]),
         .testTarget(
             name: "EncoursLedgerStoreTests",
-            dependencies: ["EncoursLedgerStore", "EncoursLedger", "EncoursPostgres", "EncoursTenancy", "EncoursTestSupport"]
+            dependencies: ["EncoursLedgerStore", "EncoursLedger", "EncoursMigrations", "EncoursPostgres", "EncoursTenancy", "EncoursTestSupport"]
         ),
         .testTarget(
             name: "EncoursJobsTests",

@@ -75,8 +75,7 @@ public enum DisputeEscalationRun {
         let day = try DisputeEscalation.Day(rule, onDate)
 
         var notices: [DisputeEscalationNotice] = []
-        for index in 0..<due.count {
-            let row = due.rows[index]
+        for row in due.rows {
             let state = DisputeEscalation.State(
                 tier: try row.decode(2), deadline: try row.decode(3, as: String?.self).map(CalendarDate.init(parsing:)),
                 openedOn: try CalendarDate(parsing: row.decode(4)), breached: try row.decode(5))

@@ -415,6 +415,13 @@ struct Staging {
                     LEFT JOIN paid p ON p.invoice_id = s.invoice_id
                     LEFT JOIN credited c ON c.invoice_id = s.invoice_id
                     WHERE s.amount_cents IS NOT NULL AND s.amount_cents > i.amount_cents - coalesce(p.cents, 0) - coalesce(c.cents, 0)
+                      -- A dispute already recorded with this amount, or resolved (its credit note may have used
+                      -- the balance up), is history: re-importing the same file must not be refused.
+                      AND NOT EXISTS (
+                          SELECT FROM encours.disputes d
+                          WHERE d.tenant_id = $1 AND d.dispute_id = s.dispute_id
+                            AND (d.status = 'resolved' OR d.amount_cents IS NOT DISTINCT FROM s.amount_cents)
+                      )
                     ORDER BY s.line
                     """),
             ]

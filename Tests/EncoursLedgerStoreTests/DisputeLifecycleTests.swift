@@ -1,5 +1,6 @@
 import EncoursLedger
 import EncoursLedgerStore
+import EncoursMigrations
 import EncoursPostgres
 import EncoursTenancy
 import EncoursTestSupport
@@ -229,6 +230,30 @@ struct DisputeLifecycleTests {
         }
     }
 
+    @Test("re-importing the disputes file after a credit note used the balance up changes nothing and is not refused")
+    func reimportAfterResolution() async throws {
+        try await TestDatabase.with { database in
+            let fixture = try await DunningFixture.make(database, customers: dunningCustomers, invoices: Self.invoices)
+            let file = "dispute_id,invoice_id,reason,opened_on,amount\nD1,X,pricing,2026-04-27,500.00\nD2,Y,quality,2026-04-27,100.00\n"
+            try await fixture.load("disputes", file)
+            #expect(try await fixture.resolve("D1", "credit_note").invoiceBalance == "0.00")
+            // A payment since leaves Y less than D2's disputed 100.00.
+            try await fixture.load("payments", "payment_id,customer_id,received_on,amount,invoice_id\nP1,C2,2026-05-02,750.00,Y\n")
+            let path = try csvFile("disputes.csv", file)
+            let slug = fixture.slug
+            let outcome = try await database.withConnection { try LedgerHelpers.importFile(kind: "disputes", tenantSlug: slug, path: path, dryRun: false, on: $0) }
+            #expect(outcome.inserted == 0 && outcome.updated == 0 && outcome.unchanged == 2)
+            #expect(try await fixture.show("D1").dispute.status == "resolved")
+            // A changed amount is checked against the balance as ever.
+            let changed = try csvFile("changed.csv", "dispute_id,invoice_id,reason,opened_on,amount\nD2,Y,quality,2026-04-27,60.00\n")
+            var refused = ""
+            do { _ = try await database.withConnection { try LedgerHelpers.importFile(kind: "disputes", tenantSlug: slug, path: changed, dryRun: false, on: $0) } } catch {
+                refused = "\(error)"
+            }
+            #expect(refused.contains("amount: more than the invoice balance (50.00)"), "\(refused)")
+        }
+    }
+
     @Test("a tier notified by webhook without a webhook_url: the notification is recorded failed with the reason, not sent")
     func webhookWithoutURL() async throws {
         try await TestDatabase.with { database in
@@ -288,6 +313,42 @@ struct DisputeLifecycleTests {
             var refused = ""
             do { _ = try await acme.resolve("D404", "upheld") } catch { refused = "\(error)" }
             #expect(refused == "unknown dispute \"D404\"")
+        }
+    }
+}
+
+@Suite("Migration 9 on disputes recorded before it")
+struct DisputeMigrationTests {
+    @Test("a free-text reason moves to the note under reason other; each old dispute gets its opening event")
+    func freeTextReasons() async throws {
+        try await TestDatabase.with { database in
+            try await database.withConnection { connection in
+                try connection.execute("DROP SCHEMA encours CASCADE")
+                _ = try Migrator.migrate(connection, migrations: Migrator.all.filter { $0.version <= 8 })
+                let tenant = try TenantStore.create(slug: "old", name: "Old", currency: "EUR", locale: "fr", timezone: "Europe/Paris", on: connection)
+                try connection.query("INSERT INTO encours.customers (tenant_id, customer_id, name) VALUES ($1, 'C1', 'Dupont')", [tenant.id])
+                try connection.query(
+                    """
+                    INSERT INTO encours.invoices (tenant_id, invoice_id, customer_id, issue_date, due_date, amount_cents, currency)
+                    VALUES ($1, 'F1', 'C1', '2026-03-01', '2026-03-31', 10000, 'EUR'), ($1, 'F2', 'C1', '2026-03-01', '2026-03-31', 10000, 'EUR')
+                    """, [tenant.id])
+                try connection.query(
+                    """
+                    INSERT INTO encours.disputes (tenant_id, dispute_id, invoice_id, reason, opened_on, deadline, tier)
+                    VALUES ($1, 'D1', 'F1', 'Marchandise abîmée', '2026-04-27', '2026-05-05', 1),
+                           ($1, 'D2', 'F2', 'pricing', '2026-04-27', '2026-05-15', 2)
+                    """, [tenant.id])
+                let applied = try Migrator.migrate(connection)
+                #expect(applied.map(\.version).contains(9))
+                let rows = try connection.query("SELECT dispute_id, reason, note FROM encours.disputes ORDER BY dispute_id").rows.map {
+                    [try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: String?.self) ?? "-"]
+                }
+                #expect(rows == [["D1", "other", "Marchandise abîmée"], ["D2", "pricing", "-"]])
+                let events = try connection.query("SELECT dispute_id, kind, tier, deadline::text FROM encours.dispute_events ORDER BY dispute_id").rows.map {
+                    "\(try $0.decode(0, as: String.self)) \(try $0.decode(1, as: String.self)) \(try $0.decode(2, as: Int.self)) \(try $0.decode(3, as: String?.self) ?? "-")"
+                }
+                #expect(events == ["D1 opened 1 2026-05-05", "D2 opened 1 -"])
+            }
         }
     }
 }

@@ -112,6 +112,7 @@ struct DisputeRulesTests {
             (#"{"tiers": [{"name": "am", "sla_days": 0}]}"#, "invalid escalation_policy: tier am: sla_days must be a whole number of business days from 1 to 365"),
             (#"{"tiers": [{"name": "am", "sla_days": 2, "notify": "sms:0600"}]}"#, "invalid escalation_policy: tier am: notify must be email:ADDRESS or webhook"),
             (#"{"tiers": [{"sla_days": 2}]}"#, "invalid escalation_policy: tier 1 has no name"),
+            (#"{"tiers": [{"name": "am", "sla_days": 2}, {"name": "am", "sla_days": 3}]}"#, "invalid escalation_policy: tier am is named twice"),
         ] {
             #expect(throws: LedgerError.self, "\(json)") { try EscalationPolicy(json: json) }
             do { _ = try EscalationPolicy(json: json) } catch { #expect(error.message == message) }

@@ -58,6 +58,14 @@ for (name, system), results in sorted(runs.items()):
                 f"{r['policy_switches']:,} policy switches in {figure(results, 'seconds', 2)} s; phases (last run) {r['phases']}")
     elif name in ("risk-baseline-aging", "report-dso"):
         text = f"{results[0]['invoices']:,} invoices in {figure(results, 'seconds', 2)} s"
+    elif name.startswith("disputes-escalate-"):
+        r = results[-1]
+        text = (f"{r['disputes']:,} disputes: {r['escalated']:,} escalated, {r['breached']:,} breached, "
+                f"{r['notifications']:,} notifications in {figure(results, 'seconds', 2)} s; phases (last run) {r['phases']}")
+    elif name == "disputes-worker-rss":
+        text = f"worker peak RSS {figure(results, 'worker_peak_rss_mb', 1)} MB"
+    elif name == "disputes-floor-update":
+        text = f"one UPDATE of {results[0]['disputes']:,} disputes in {figure(results, 'seconds', 2)} s"
     elif name.startswith("deliver-"):
         text = f"{figure(results, 'rate')} messages/s"
     else:

@@ -55,6 +55,7 @@ public struct EscalationPolicy: Sendable, Hashable {
                 }
                 notify = text
             }
+            guard !parsed.contains(where: { $0.name == name }) else { throw bad("tier \(name) is named twice") }
             parsed.append(Tier(name: name, slaDays: days, notify: notify))
         }
         self.tiers = parsed
