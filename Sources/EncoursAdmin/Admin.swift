@@ -1,4 +1,5 @@
 import EncoursJobs
+import EncoursLedgerStore
 import EncoursMigrations
 import EncoursPostgres
 import EncoursQueue
@@ -145,6 +146,18 @@ public enum Admin {
 }
 
 extension Admin {
+    /// The tenant's notifications from `source` (`risk_recalc`, `dispute_escalation`), newest first.
+    static func notifications(tenantSlug: String, source: String, limit: Int, on connection: PostgresConnection) throws -> [NotificationStore.View] {
+        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
+        do {
+            return try TenantScope.transaction(tenantID: tenant.id, commit: false, on: connection) {
+                try NotificationStore.list(source: source, limit: limit, on: $0)
+            }
+        } catch let error as LedgerStoreError {
+            throw AdminError(.invalidInput, error.message)
+        }
+    }
+
     /// Enqueues `job`, which has a unique key, unless a job with that key is still waiting or
     /// running: then returns that one. `finishing` names the work for the rare race where the
     /// other job ends between the two statements ("a dunning run of acme at 2026-12-02").

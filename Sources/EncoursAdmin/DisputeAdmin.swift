@@ -44,14 +44,7 @@ public enum DisputeAdmin {
 
     /// `encours disputes notifications`: what escalations told the tiers, newest first.
     public static func notifications(tenantSlug: String, limit: Int, on connection: PostgresConnection) throws -> [NotificationStore.View] {
-        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
-        do {
-            return try TenantScope.transaction(tenantID: tenant.id, commit: false, on: connection) {
-                try NotificationStore.list(source: "dispute_escalation", limit: limit, on: $0)
-            }
-        } catch let error as LedgerStoreError {
-            throw AdminError(.invalidInput, error.message)
-        }
+        try Admin.notifications(tenantSlug: tenantSlug, source: "dispute_escalation", limit: limit, on: connection)
     }
 
     /// What `disputes escalate` enqueued.

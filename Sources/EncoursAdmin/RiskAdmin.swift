@@ -79,14 +79,7 @@ public enum RiskAdmin {
 
     /// `encours risk alerts --tenant T`: the notifications risk alerts sent, newest first.
     public static func notifications(tenantSlug: String, limit: Int, on connection: PostgresConnection) throws -> [NotificationStore.View] {
-        let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
-        do {
-            return try TenantScope.transaction(tenantID: tenant.id, commit: false, on: connection) {
-                try NotificationStore.list(source: "risk_recalc", limit: limit, on: $0)
-            }
-        } catch let error as LedgerStoreError {
-            throw AdminError(.invalidInput, error.message)
-        }
+        try Admin.notifications(tenantSlug: tenantSlug, source: "risk_recalc", limit: limit, on: connection)
     }
 
     /// `encours report dso --tenant T [--as-of D]`.

@@ -146,9 +146,15 @@ struct DisputesCommand: AsyncParsableCommand {
         func run() async throws {
             let (tenant, limit) = (self.tenant, self.limit)
             let views = try await database.run { try DisputeAdmin.notifications(tenantSlug: tenant, limit: limit, on: $0) }
-            if json { try printJSON(views); return }
-            print(Output.table(["ID", "ESCALATION", "CHANNEL", "RECIPIENT", "STATUS", "SUBJECT"],
-                views.map { [String($0.id), String($0.sourceID), $0.channel, $0.recipient, $0.status + ($0.failureReason.map { ": \($0)" } ?? ""), $0.subject] }))
+            try printNotifications(views, source: "ESCALATION", json: json)
         }
     }
+}
+
+/// Prints notifications to the tenant (risk alerts, escalations) as JSON or a table whose second
+/// column is what sent each (`source`: the recalculation or the escalation run).
+func printNotifications(_ views: [NotificationStore.View], source: String, json: Bool) throws {
+    if json { try printJSON(views); return }
+    print(Output.table(["ID", source, "CHANNEL", "RECIPIENT", "STATUS", "SUBJECT"],
+        views.map { [String($0.id), String($0.sourceID), $0.channel, $0.recipient, $0.status + ($0.failureReason.map { ": \($0)" } ?? ""), $0.subject] }))
 }

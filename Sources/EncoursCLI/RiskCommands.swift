@@ -86,9 +86,7 @@ struct RiskCommand: AsyncParsableCommand {
         func run() async throws {
             let (tenant, limit) = (self.tenant, self.limit)
             let views = try await database.run { try RiskAdmin.notifications(tenantSlug: tenant, limit: limit, on: $0) }
-            if json { try printJSON(views); return }
-            print(Output.table(["ID", "CHANNEL", "RECIPIENT", "STATUS", "SUBJECT"],
-                views.map { [String($0.id), $0.channel, $0.recipient, $0.status + ($0.failureReason.map { ": \($0)" } ?? ""), $0.subject] }))
+            try printNotifications(views, source: "RECALC", json: json)
         }
     }
 }

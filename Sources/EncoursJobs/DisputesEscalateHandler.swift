@@ -33,15 +33,11 @@ public struct DisputesEscalateHandler: JobHandler {
         let outcome = try await context.transaction { transaction in
             let outcome = try DisputeEscalationRun.perform(
                 at: at, jobID: transaction.job.id, compose: DisputeEscalationMessage.compose, on: transaction.connection)
-            _ = try transaction.bulkEnqueue(outcome.notificationIDs.map { id in
-                NewJob(
-                    tenantID: transaction.job.tenantID, kind: ReminderDeliveryHandler.kindName,
-                    payload: ReminderDeliveryHandler.payload(notificationID: id), maxAttempts: ReminderDeliveryHandler.maximumAttempts)
-            })
+            _ = try transaction.bulkEnqueue(ReminderDeliveryHandler.jobs(notificationIDs: outcome.notificationIDs, tenantID: transaction.job.tenantID))
             transaction.completeJob()
             return (
                 outcome.at, outcome.onDate, outcome.escalationID, outcome.escalated, outcome.breached, outcome.notificationIDs.count,
-                outcome.unaddressed, outcome.phases.map { "\($0.name)=\(milliseconds($0.duration))ms" }.joined(separator: " "))
+                outcome.unaddressed, phaseSummary(outcome.phases))
         }
         let unaddressed = outcome.6
         context.logger.log(

@@ -64,3 +64,8 @@ public struct DunningRunHandler: JobHandler {
 func milliseconds(_ duration: Duration) -> Int64 {
     duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
 }
+
+/// A run's phases for its log line: `select=12ms plan=3ms ...`.
+func phaseSummary(_ phases: [(name: String, duration: Duration)]) -> String {
+    phases.map { "\($0.name)=\(milliseconds($0.duration))ms" }.joined(separator: " ")
+}

@@ -80,6 +80,13 @@ public struct ReminderDeliveryHandler: JobHandler {
         "{\"notification_id\": \(notificationID)}"
     }
 
+    /// One delivery job per notification of `tenantID`, with the delivery's attempts.
+    public static func jobs(notificationIDs: [Int64], tenantID: Int64) -> [NewJob] {
+        notificationIDs.map { id in
+            NewJob(tenantID: tenantID, kind: kindName, payload: payload(notificationID: id), maxAttempts: maximumAttempts)
+        }
+    }
+
     public func handle(_ context: JobContext) async throws {
         let payload = try JobPayload(context.job.payload)
         if let notificationID = try payload.integer("notification_id").map(Int64.init) {

@@ -39,15 +39,11 @@ public struct RiskRecalcHandler: JobHandler {
             let outcome = try RiskRecalc.perform(
                 asOf: asOf, customerIDs: customerIDs, jobID: transaction.job.id, compose: RiskAlertMessage.compose,
                 on: transaction.connection)
-            _ = try transaction.bulkEnqueue(outcome.notificationIDs.map { id in
-                NewJob(
-                    tenantID: transaction.job.tenantID, kind: ReminderDeliveryHandler.kindName,
-                    payload: ReminderDeliveryHandler.payload(notificationID: id), maxAttempts: ReminderDeliveryHandler.maximumAttempts)
-            })
+            _ = try transaction.bulkEnqueue(ReminderDeliveryHandler.jobs(notificationIDs: outcome.notificationIDs, tenantID: transaction.job.tenantID))
             transaction.completeJob()
             return (
                 outcome.asOf, outcome.recalcID, outcome.customers, outcome.alerts, outcome.policySwitches,
-                outcome.phases.map { "\($0.name)=\(milliseconds($0.duration))ms" }.joined(separator: " "))
+                phaseSummary(outcome.phases))
         }
         context.logger.info(
             "risk recalculation recorded",

@@ -8,11 +8,7 @@ import Testing
 
 @Suite("disputes.escalate as a job")
 struct DisputesEscalateJobTests {
-    func configuration() -> WorkerConfiguration {
-        WorkerConfiguration(
-            concurrency: 2, lease: .seconds(10), pollInterval: .milliseconds(50), drain: true,
-            retryPolicy: RetryPolicy(base: .milliseconds(20), maximum: .milliseconds(100)), promotionInterval: .milliseconds(50))
-    }
+    func configuration() -> WorkerConfiguration { DunningJobTests.drainingConfiguration() }
 
     @Test("an escalation that lost its lease records nothing; its retry moves every dispute once, with one notification and its delivery job")
     func fencedEscalation() async throws {

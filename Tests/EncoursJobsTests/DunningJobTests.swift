@@ -37,7 +37,10 @@ final class LeaseStealingHandler: JobHandler {
 
 @Suite("dunning.run as a job")
 struct DunningJobTests {
-    func configuration() -> WorkerConfiguration {
+    func configuration() -> WorkerConfiguration { Self.drainingConfiguration() }
+
+    /// A small draining worker with short leases, polls and retries, for the handlers' job tests.
+    static func drainingConfiguration() -> WorkerConfiguration {
         WorkerConfiguration(
             concurrency: 2, lease: .seconds(10), pollInterval: .milliseconds(50), drain: true,
             retryPolicy: RetryPolicy(base: .milliseconds(20), maximum: .milliseconds(100)), promotionInterval: .milliseconds(50))
