@@ -100,7 +100,7 @@ let package = Package(
             name: "EncoursJobs",
             dependencies: [
                 "EncoursQueue", "EncoursLedger", "EncoursLedgerStore", "EncoursReminders", "EncoursDelivery", "EncoursPostgres",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // What both executables need at start: logging set-up, the database URL, the metrics

@@ -37,12 +37,8 @@ public struct DunningRunHandler: JobHandler {
         let started = ContinuousClock.now
         let outcome = try await context.transaction { transaction in
             let outcome = try DunningRun.perform(asOf: asOf, dryRun: false, jobID: transaction.job.id, on: transaction.connection)
-            // One delivery job per reminder, written once with the reminders (no unique key needed).
-            let deliveries = outcome.reminderIDs.map { id in
-                NewJob(
-                    tenantID: transaction.job.tenantID, kind: ReminderDeliveryHandler.kindName,
-                    payload: ReminderDeliveryHandler.payload(reminderID: id), maxAttempts: ReminderDeliveryHandler.maximumAttempts)
-            }
+            // Delivery jobs of batches of reminders, written once with the reminders (no unique key needed).
+            let deliveries = ReminderDeliveryHandler.jobs(reminders: outcome.recorded, tenantID: transaction.job.tenantID)
             let enqueueStarted = ContinuousClock.now
             _ = try transaction.bulkEnqueue(deliveries)
             transaction.completeJob()

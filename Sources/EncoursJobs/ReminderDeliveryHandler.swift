@@ -6,6 +6,7 @@ import EncoursQueue
 import EncoursReminders
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 
 /// Where and how reminders are delivered; read from the environment by `encours-worker`.
@@ -34,24 +35,34 @@ public struct DeliveryConfiguration: Sendable {
     }
 }
 
-/// The `reminder.deliver` kind: sends one reminder by its channel, or one notification to the
-/// tenant (a risk alert), and records `sent` or `failed`.
+/// The `reminder.deliver` kind: sends a batch of reminders by their channels, or one
+/// notification to the tenant (a risk alert or a dispute escalation), and records each `sent` or
+/// `failed`.
 ///
-/// Payload: `{"reminder_id": N}`, or `{"notification_id": N}` for a notification (email to the
-/// tenant's `alert_email`, plain text; or its webhook, the notification's JSON event, signed),
-/// which follows the same rules as a reminder. The reminder is read (and locked) in the job's tenant scope;
-/// one already `sent` or `failed` completes the job at once. The document is rendered from the
-/// tenant's template or the built-in one, in the customer's language, then sent outside any
-/// transaction; the outcome and the job's completion then commit together. A temporary failure
-/// (server down, SMTP 4xx, HTTP 5xx) throws, so the job retries with backoff; a permanent one
-/// (SMTP 550, HTTP 4xx, no address) marks the reminder `failed` with its reason and completes.
-/// After the last attempt a temporary failure is recorded as `failed` too. A delivery cut off
-/// mid-flight (worker killed after the server accepted the message) is sent again by the retry
-/// with the same `Message-ID` / `Encours-Delivery-Id`, so receivers can drop the duplicate.
+/// Payload: `{"reminder_ids": [N, ...]}` (at most ``maximumBatch``; a dunning run writes batches
+/// of ``batchSize`` reminders of one channel), `{"reminder_id": N}` for one, or
+/// `{"notification_id": N}` for a notification (email to the tenant's `alert_email`, plain
+/// text; or its webhook, the notification's JSON event, signed), which follows the same rules.
+/// The reminders still `pending` are read in the job's tenant scope (those already sent or
+/// failed are skipped, so a retry sends only what is left); each document is rendered from the
+/// tenant's template or the built-in one, in the customer's language; they are sent at once
+/// over the worker's connections, outside any transaction; then every outcome and the job's
+/// completion commit together in the job's fenced transaction. A temporary failure (server
+/// down, SMTP 4xx, HTTP 5xx) counts an attempt on its reminder and, once the others are
+/// recorded, fails the job so it retries with backoff; a permanent one (SMTP 550, HTTP 4xx, no
+/// address, a broken template) marks the reminder `failed` with its reason. After the last
+/// attempt a temporary failure is recorded as `failed` too. A delivery cut off mid-flight
+/// (worker killed after the server accepted the message) is sent again by the retry with the
+/// same `Message-ID` / `Encours-Delivery-Id`, so receivers can drop the duplicate.
 public struct ReminderDeliveryHandler: JobHandler {
     public static let kindName = "reminder.deliver"
     /// Attempts before a temporary failure is final (with 15 s doubling backoff: about 17 hours).
     public static let maximumAttempts = 12
+    /// Reminders per delivery job written by a dunning run: the job's claim, read, fenced write
+    /// and durable commit are shared by this many messages.
+    public static let batchSize = 20
+    /// The most reminders one job's payload may name.
+    public static let maximumBatch = 1000
 
     public let kind = kindName
     let configuration: DeliveryConfiguration
@@ -70,14 +81,33 @@ public struct ReminderDeliveryHandler: JobHandler {
         webhooks = (0..<max(1, configuration.webhookConnections)).map { _ in WebhookTransport() }
     }
 
-    /// The payload of the delivery job of reminder `reminderID`.
-    public static func payload(reminderID: Int64) -> String {
-        "{\"reminder_id\": \(reminderID)}"
+    /// The payload of the delivery job of the reminders `reminderIDs`.
+    public static func payload(reminderIDs: [Int64]) -> String {
+        "{\"reminder_ids\": [\(reminderIDs.map(String.init).joined(separator: ", "))]}"
     }
 
     /// The payload of the delivery job of notification `notificationID` (a message to the tenant, such as a risk alert).
     public static func payload(notificationID: Int64) -> String {
         "{\"notification_id\": \(notificationID)}"
+    }
+
+    /// The delivery jobs of a dunning run's reminders: batches of ``batchSize`` reminders of one
+    /// channel (so a mail outage never holds up webhooks or letters), in id order.
+    public static func jobs(reminders: [DunningRun.RecordedReminder], tenantID: Int64) -> [NewJob] {
+        var byChannel: [String: [Int64]] = [:]
+        var channels: [String] = []
+        for reminder in reminders {
+            if byChannel[reminder.channel] == nil { channels.append(reminder.channel) }
+            byChannel[reminder.channel, default: []].append(reminder.id)
+        }
+        return channels.flatMap { channel in
+            let ids = byChannel[channel] ?? []
+            return stride(from: 0, to: ids.count, by: batchSize).map { start in
+                NewJob(
+                    tenantID: tenantID, kind: kindName, payload: payload(reminderIDs: Array(ids[start..<min(start + batchSize, ids.count)])),
+                    maxAttempts: maximumAttempts)
+            }
+        }
     }
 
     /// One delivery job per notification of `tenantID`, with the delivery's attempts.
@@ -93,32 +123,59 @@ public struct ReminderDeliveryHandler: JobHandler {
             try await deliverNotification(notificationID, context: context)
             return
         }
-        guard let reminderID = try payload.integer("reminder_id").map(Int64.init) else {
-            throw HandlerError(.invalidPayload, "job \(context.job.id): reminder_id (or notification_id) is missing")
+        let reminderIDs: [Int64]
+        if let ids = try payload.integers("reminder_ids") {
+            guard (1...Self.maximumBatch).contains(ids.count) else {
+                throw HandlerError(.invalidPayload, "job \(context.job.id): reminder_ids names \(ids.count) reminders; 1 to \(Self.maximumBatch) are accepted")
+            }
+            reminderIDs = ids.map(Int64.init)
+        } else if let id = try payload.integer("reminder_id") {
+            reminderIDs = [Int64(id)]
+        } else {
+            throw HandlerError(.invalidPayload, "job \(context.job.id): reminder_ids (or reminder_id, or notification_id) is missing")
         }
-        // A read (no fence, nothing to flush): the fenced write comes once the reminder is sent.
-        let loaded = try await context.read { connection -> (ReminderDeliveryStore.Delivery, [ReminderTemplateStore.Template])? in
-            guard let delivery = try ReminderDeliveryStore.pending(reminderID: reminderID, on: connection) else { return nil }
-            return (delivery, try ReminderTemplateStore.load(on: connection))
+        try await deliverReminders(reminderIDs, context: context)
+    }
+
+    /// Sends the pending reminders among `reminderIDs` at once and records every outcome in one fenced write.
+    func deliverReminders(_ reminderIDs: [Int64], context: JobContext) async throws {
+        // A read (no fence, nothing to flush): the fenced write comes once the reminders are sent.
+        let (deliveries, templateRows) = try await context.read { connection in
+            let deliveries = try ReminderDeliveryStore.pending(reminderIDs: reminderIDs, on: connection)
+            return (deliveries, deliveries.isEmpty ? [] : try ReminderTemplateStore.load(on: connection))
         }
-        guard let (delivery, templates) = loaded else {
-            context.logger.info("reminder already delivered or failed; nothing to do", metadata: ["reminder.id": "\(reminderID)"])
+        guard !deliveries.isEmpty else {
+            context.logger.info("reminders already delivered or failed; nothing to do", metadata: ["reminder.ids": "\(reminderIDs.count)"])
             return
         }
-        var logger = context.logger
-        logger[metadataKey: "reminder.id"] = "\(reminderID)"
-        logger[metadataKey: "reminder.channel"] = "\(delivery.reminder.channel)"
-        try await sendRecording(
-            what: "reminder", context: context, logger: logger,
-            send: { try await deliver(delivery, templates: templates, logger: logger) },
-            outcome: { connection, failure in
-                if let failure {
-                    try ReminderDeliveryStore.markFailed(reminderID: reminderID, reason: failure, on: connection)
-                } else {
-                    try ReminderDeliveryStore.markSent(reminderID: reminderID, on: connection)
+        let templates = Result { () throws(ReminderError) -> ReminderTemplates in
+            try ReminderTemplates(overrides: templateRows.compactMap { template in
+                ReminderLanguage(rawValue: template.language).map {
+                    TemplateOverride(name: template.name, language: $0, subject: template.subject, text: template.text, html: template.html)
                 }
-            },
-            noteAttempt: { try ReminderDeliveryStore.noteAttempt(reminderID: reminderID, on: $0) })
+            })
+        }
+        let attempts = await withTaskGroup(of: (Int, DeliveryAttempt).self) { group in
+            for (index, delivery) in deliveries.enumerated() {
+                group.addTask {
+                    var logger = context.logger
+                    logger[metadataKey: "reminder.id"] = "\(delivery.reminder.id ?? 0)"
+                    logger[metadataKey: "reminder.channel"] = "\(delivery.reminder.channel)"
+                    let attempt = await DeliveryAttempt(job: context.job) {
+                        try await deliver(delivery, templates: try templates.get(), logger: logger)
+                    }
+                    attempt.log("reminder", logger: logger)
+                    return (index, attempt)
+                }
+            }
+            var attempts = [DeliveryAttempt](repeating: .interrupted, count: deliveries.count)
+            for await (index, attempt) in group { attempts[index] = attempt }
+            return attempts
+        }
+        try await record(
+            zip(deliveries.map { ($0.reminder.id ?? 0, $0.reminder.channel) }, attempts).map { ($0.0, $0.1, $1) },
+            what: "reminders", context: context
+        ) { outcomes, connection in try ReminderDeliveryStore.record(outcomes, on: connection) }
     }
 
     /// Sends a notification to the tenant (its `alert_email` or `webhook_url`) and records the outcome.
@@ -130,56 +187,44 @@ public struct ReminderDeliveryHandler: JobHandler {
         var logger = context.logger
         logger[metadataKey: "notification.id"] = "\(notificationID)"
         logger[metadataKey: "notification.channel"] = "\(delivery.channel)"
-        try await sendRecording(
-            what: "notification", context: context, logger: logger,
-            send: { try await send(delivery) },
-            outcome: { connection, failure in
-                if let failure {
-                    try NotificationStore.markFailed(notificationID: notificationID, reason: failure, on: connection)
-                } else {
-                    try NotificationStore.markSent(notificationID: notificationID, on: connection)
-                }
-            },
-            noteAttempt: { try NotificationStore.noteAttempt(notificationID: notificationID, on: $0) })
-    }
-
-    /// Runs `send`, then records its outcome with this attempt's completion: sent; failed for
-    /// good (a permanent error, a broken template, or the last attempt); or, for a temporary
-    /// failure with attempts left, the attempt counted and the error thrown so the job retries.
-    func sendRecording(
-        what: String, context: JobContext, logger: Logger, send: () async throws -> Void,
-        outcome: @escaping @Sendable (PostgresConnection, String?) throws -> Void,
-        noteAttempt: @escaping @Sendable (PostgresConnection) throws -> Void
-    ) async throws {
-        do {
-            try await send()
-        } catch let error as DeliveryError where !error.isRetryable {
-            try await record(failure: error.message, outcome: outcome, context: context)
-            logger.warning("\(what) delivery failed for good", metadata: ["error": "\(error.message)"])
-            return
-        } catch let error as DeliveryError {
-            if context.job.countedAttempts >= context.job.maxAttempts {
-                try await record(
-                    failure: "gave up after \(context.job.countedAttempts) attempts: \(error.message)", outcome: outcome, context: context)
-                logger.warning("\(what) delivery gave up", metadata: ["error": "\(error.message)"])
-                return
-            }
-            _ = try? await context.transaction { transaction in try noteAttempt(transaction.connection) }
-            throw error
-        } catch let error as ReminderError {
-            try await record(failure: "template: \(error)", outcome: outcome, context: context)
-            return
+        let attempt = await DeliveryAttempt(job: context.job) { try await send(delivery) }
+        attempt.log("notification", logger: logger)
+        try await record([(notificationID, delivery.channel, attempt)], what: "notifications", context: context) { outcomes, connection in
+            try NotificationStore.record(outcomes, on: connection)
         }
-        try await record(failure: nil, outcome: outcome, context: context)
-        logger.info("\(what) sent")
     }
 
+    /// Records the attempts (id, channel, attempt) in the job's fenced transaction, with the job's
+    /// completion unless some must be tried again; then throws so the job retries those.
     func record(
-        failure: String?, outcome: @escaping @Sendable (PostgresConnection, String?) throws -> Void, context: JobContext
+        _ attempts: [(id: Int64, channel: String, attempt: DeliveryAttempt)], what: String, context: JobContext,
+        write: @escaping @Sendable (DeliveryOutcomes, PostgresConnection) throws -> Void
     ) async throws {
+        var outcomes = DeliveryOutcomes()
+        var firstRetry: String?
+        var interrupted = false
+        for (id, _, attempt) in attempts {
+            switch attempt {
+            case .sent: outcomes.sent.append(id)
+            case .failed(let reason): outcomes.failed.append((id, reason))
+            case .retry(let reason):
+                outcomes.retried.append(id)
+                firstRetry = firstRetry ?? reason
+            case .interrupted: interrupted = true
+            }
+        }
+        let completes = outcomes.retried.isEmpty && !interrupted
+        let recorded = outcomes
         try await context.transaction { transaction in
-            try outcome(transaction.connection, failure)
-            transaction.completeJob()
+            try write(recorded, transaction.connection)
+            if completes { transaction.completeJob() }
+        }
+        for (_, channel, attempt) in attempts { DeliveryMetrics.count(channel: channel, attempt) }
+        if interrupted { throw CancellationError() }
+        if let firstRetry {
+            throw DeliveryError(
+                code: .temporary,
+                message: attempts.count == 1 ? firstRetry : "\(outcomes.retried.count) of \(attempts.count) \(what) failed for now; first: \(firstRetry)")
         }
     }
 
@@ -227,13 +272,9 @@ public struct ReminderDeliveryHandler: JobHandler {
         }
     }
 
-    func deliver(_ delivery: ReminderDeliveryStore.Delivery, templates: [ReminderTemplateStore.Template], logger: Logger) async throws {
+    func deliver(_ delivery: ReminderDeliveryStore.Delivery, templates: ReminderTemplates, logger: Logger) async throws {
         let reminder = delivery.reminder
-        let rendered = try ReminderTemplates(overrides: templates.compactMap { template in
-            ReminderLanguage(rawValue: template.language).map {
-                TemplateOverride(name: template.name, language: $0, subject: template.subject, text: template.text, html: template.html)
-            }
-        }).render(try Self.document(delivery))
+        let rendered = try templates.render(try Self.document(delivery))
         let id = reminder.id ?? 0
         switch reminder.channel {
         case "email":
@@ -319,4 +360,70 @@ public struct ReminderDeliveryHandler: JobHandler {
 final class RoundRobin: Sendable {
     private let value = Mutex(0)
     func next() -> Int { value.withLock { $0 &+= 1; return $0 & Int.max } }
+}
+
+/// How one message's delivery attempt ended.
+enum DeliveryAttempt: Sendable {
+    /// Accepted by the server, or written (letters).
+    case sent
+    /// Refused for good (a permanent error, a broken template, or the last attempt): the reason.
+    case failed(String)
+    /// Failed for now, with attempts left: the reason; the job retries.
+    case retry(String)
+    /// Cut off by the worker's shutdown: neither counted nor recorded.
+    case interrupted
+
+    /// Runs `send` and classifies how it ended, given the attempts `job` has had.
+    init(job: Job, _ send: () async throws -> Void) async {
+        do {
+            try await send()
+            self = .sent
+        } catch let error as DeliveryError where !error.isRetryable {
+            self = .failed(error.message)
+        } catch let error as DeliveryError {
+            self = Self.temporary(error.message, job: job)
+        } catch let error as ReminderError {
+            self = .failed("template: \(error)")
+        } catch is CancellationError {
+            self = .interrupted
+        } catch {
+            self = Task.isCancelled ? .interrupted : Self.temporary("\(error)", job: job)
+        }
+    }
+
+    /// A temporary failure: retried while attempts remain, failed for good after the last.
+    static func temporary(_ message: String, job: Job) -> DeliveryAttempt {
+        job.countedAttempts >= job.maxAttempts ? .failed("gave up after \(job.countedAttempts) attempts: \(message)") : .retry(message)
+    }
+
+    /// The metrics label of this outcome.
+    var status: String {
+        switch self {
+        case .sent: "sent"
+        case .failed: "failed"
+        case .retry: "retried"
+        case .interrupted: "interrupted"
+        }
+    }
+
+    /// Logs the outcome of one delivery of a `what` (reminder, notification).
+    func log(_ what: String, logger: Logger) {
+        switch self {
+        case .sent: logger.debug("\(what) sent")
+        case .failed(let reason): logger.warning("\(what) delivery failed for good", metadata: ["error": "\(reason)"])
+        case .retry(let reason): logger.notice("\(what) delivery failed for now; it will be retried", metadata: ["error": "\(reason)"])
+        case .interrupted: logger.notice("\(what) delivery interrupted by shutdown")
+        }
+    }
+}
+
+/// `encours_reminders_delivered_total{channel, status}`: messages (reminders and notifications)
+/// by channel and outcome (`sent`, `failed`, `retried`), counted once their outcome is recorded.
+enum DeliveryMetrics {
+    static func count(channel: String, _ attempt: DeliveryAttempt) {
+        guard case .interrupted = attempt else {
+            Counter(label: "encours_reminders_delivered_total", dimensions: [("channel", channel), ("status", attempt.status)]).increment()
+            return
+        }
+    }
 }

@@ -18,8 +18,10 @@ public enum DunningRun {
         public var asOf: CalendarDate
         /// The run recorded (nil for a dry run, or when nothing moved).
         public var runID: Int64?
-        /// The reminders recorded, by id (empty for a dry run).
-        public var reminderIDs: [Int64]
+        /// The reminders recorded, by id with their channel, in id order (empty for a dry run).
+        public var recorded: [RecordedReminder]
+        /// The ids of the reminders recorded.
+        public var reminderIDs: [Int64] { recorded.map(\.id) }
         /// The reminders, as `reminders list` shows them (ids nil for a dry run). Filled for dry
         /// runs, and for recorded runs when asked.
         public var reminders: [ReminderView]
@@ -29,6 +31,12 @@ public enum DunningRun {
         public var reminderCount: Int
         /// How long each phase took (plan, penalties, record), for logs and benchmarks.
         public var phases: [(name: String, duration: Duration)] = []
+    }
+
+    /// A reminder a run recorded: its id and the channel it goes by.
+    public struct RecordedReminder: Sendable, Equatable {
+        public var id: Int64
+        public var channel: String
     }
 
     /// The tenant settings a run reads.
@@ -93,16 +101,16 @@ public enum DunningRun {
         let moved = try counts.decode(Int.self, row: 0, column: 1)
         if dryRun {
             return Outcome(
-                asOf: asOf, runID: nil, reminderIDs: [], reminders: try ReminderView.planned(asOf: asOf, on: connection),
+                asOf: asOf, runID: nil, recorded: [], reminders: try ReminderView.planned(asOf: asOf, on: connection),
                 invoicesMoved: moved, reminderCount: reminderCount, phases: timer.phases)
         }
         guard reminderCount > 0 else {
-            return Outcome(asOf: asOf, runID: nil, reminderIDs: [], reminders: [], invoicesMoved: 0, reminderCount: 0, phases: timer.phases)
+            return Outcome(asOf: asOf, runID: nil, recorded: [], reminders: [], invoicesMoved: 0, reminderCount: 0, phases: timer.phases)
         }
-        let (runID, reminderIDs) = try record(asOf: asOf, jobID: jobID, reminders: reminderCount, moved: moved, on: connection)
+        let (runID, recorded) = try record(asOf: asOf, jobID: jobID, reminders: reminderCount, moved: moved, on: connection)
         timer.end("record")
         return Outcome(
-            asOf: asOf, runID: runID, reminderIDs: reminderIDs,
+            asOf: asOf, runID: runID, recorded: recorded,
             reminders: listReminders ? try ReminderView.list(runID: runID, on: connection) : [],
             invoicesMoved: moved, reminderCount: reminderCount, phases: timer.phases)
     }
@@ -263,7 +271,7 @@ public enum DunningRun {
     @available(*, noasync)
     static func record(
         asOf: CalendarDate, jobID: Int64?, reminders: Int, moved: Int, on connection: PostgresConnection
-    ) throws -> (Int64, [Int64]) {
+    ) throws -> (Int64, [RecordedReminder]) {
         let runID = try connection.query(
             """
             INSERT INTO encours.dunning_runs (tenant_id, as_of, job_id, reminders, invoices_moved)
@@ -281,11 +289,15 @@ public enum DunningRun {
                    g.charge_penalties, g.total_balance_cents, g.interest_cents, g.indemnity_cents
             FROM dunning_groups g
             ORDER BY g.customer_id, g.currency
-            RETURNING reminder_id
+            RETURNING reminder_id, channel
             """, [runID, asOf.isoString])
-        var reminderIDs: [Int64] = []
-        reminderIDs.reserveCapacity(inserted.count)
-        for row in 0..<inserted.count { reminderIDs.append(try inserted.decode(Int64.self, row: row, column: 0)) }
+        var recorded: [RecordedReminder] = []
+        recorded.reserveCapacity(inserted.count)
+        for row in 0..<inserted.count {
+            recorded.append(
+                RecordedReminder(id: try inserted.decode(Int64.self, row: row, column: 0), channel: try inserted.decode(String.self, row: row, column: 1)))
+        }
+        recorded.sort { $0.id < $1.id }
         try connection.query(
             """
             INSERT INTO encours.reminder_items (
@@ -315,6 +327,6 @@ public enum DunningRun {
             action: "dunning_run", entity: "dunning_run", id: String(runID),
             details: ["as_of": asOf.isoString, "reminders": String(reminders), "invoices_moved": String(moved), "job_id": jobID.map(String.init) ?? ""],
             on: connection)
-        return (runID, reminderIDs)
+        return (runID, recorded)
     }
 }

@@ -70,24 +70,12 @@ public enum NotificationStore {
             tenantSlug: try row.decode(7), settings: settings)
     }
 
-    /// Marks a pending notification `sent`; false when it was not pending any more.
+    /// Records what a delivery job did with each notification: sent, failed with its reason, or
+    /// an attempt counted for a retry; only notifications still pending move. Returns how many did.
     @available(*, noasync)
     @discardableResult
-    public static func markSent(notificationID: Int64, on connection: PostgresConnection) throws -> Bool {
-        try DeliveryStatus.notifications.markSent(notificationID, on: connection)
-    }
-
-    /// Marks a pending notification `failed` with its reason (one line, at most 1,000 characters).
-    @available(*, noasync)
-    @discardableResult
-    public static func markFailed(notificationID: Int64, reason: String, on connection: PostgresConnection) throws -> Bool {
-        try DeliveryStatus.notifications.markFailed(notificationID, reason: reason, on: connection)
-    }
-
-    /// Counts a delivery attempt that failed for now (the job retries it later).
-    @available(*, noasync)
-    public static func noteAttempt(notificationID: Int64, on connection: PostgresConnection) throws {
-        try DeliveryStatus.notifications.noteAttempt(notificationID, on: connection)
+    public static func record(_ outcomes: DeliveryOutcomes, on connection: PostgresConnection) throws -> Int {
+        try DeliveryStatus.notifications.record(outcomes, on: connection)
     }
 
     /// A notification as `risk alerts` lists it.

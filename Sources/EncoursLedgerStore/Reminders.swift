@@ -201,52 +201,54 @@ public enum ReminderDeliveryStore {
         public var settings: [String: String]
     }
 
-    /// The reminder `reminderID` of the current tenant scope when it is still `pending`; nil when
-    /// it was already sent or failed (a retried delivery job then has nothing left to do).
+    /// The reminders among `reminderIDs` of the current tenant scope that are still `pending`, in
+    /// id order; those already sent or failed (a retried delivery job has nothing left to do for
+    /// them) and unknown ids are left out. Two queries whatever the number of reminders.
     ///
     /// Not locked: one job delivers a reminder, its attempts are fenced by their lease, and the
     /// status changes below only move a reminder that is still pending.
     @available(*, noasync)
-    public static func pending(reminderID: Int64, on connection: PostgresConnection) throws -> Delivery? {
-        guard let row = try connection.query(
+    public static func pending(reminderIDs: [Int64], on connection: PostgresConnection) throws -> [Delivery] {
+        guard !reminderIDs.isEmpty else { return [] }
+        let rows = try connection.query(
             """
             SELECT \(ReminderView.columns), r.charge_penalties, c.name AS customer_name, nullif(btrim(c.email), '') AS customer_email,
                    t.name AS tenant_name, t.slug AS tenant_slug, t.settings::text AS settings
             FROM encours.reminders r
             JOIN encours.customers c ON c.tenant_id = r.tenant_id AND c.customer_id = r.customer_id
             JOIN encours.tenants t ON t.id = r.tenant_id
-            WHERE r.reminder_id = $1 AND r.status = 'pending'
-            """, [reminderID]
-        ).first else { return nil }
+            WHERE r.reminder_id = ANY ($1::bigint[]) AND r.status = 'pending'
+            ORDER BY r.reminder_id
+            """, [reminderIDs])
+        guard rows.count > 0 else { return [] }
+        let ids = try rows.rows.map { try $0.decode("reminder_id", as: Int64.self) }
         let items = try connection.query(
-            "SELECT \(ReminderView.itemColumns()) FROM encours.reminder_items i WHERE reminder_id = $1 ORDER BY due_date, invoice_id",
-            [reminderID])
-        let view = try ReminderView.view(
-            row, id: reminderID, runID: try row.decode("run_id"), status: "pending", items: try items.rows.map(ReminderView.item))
-        let settings = DeliveryStatus.stringSettings(json: try row.decode("settings", as: String.self))
-        return Delivery(
-            reminder: view, chargesPenalties: try row.decode("charge_penalties"), customerName: try row.decode("customer_name"),
-            customerEmail: try row.decode("customer_email"), tenantName: try row.decode("tenant_name"),
-            tenantSlug: try row.decode("tenant_slug"), settings: settings)
+            """
+            SELECT reminder_id, \(ReminderView.itemColumns()) FROM encours.reminder_items i
+            WHERE reminder_id = ANY ($1::bigint[]) ORDER BY reminder_id, due_date, invoice_id
+            """, [ids])
+        var byReminder: [Int64: [ReminderView.Item]] = [:]
+        for row in items.rows { byReminder[try row.decode("reminder_id"), default: []].append(try ReminderView.item(row)) }
+        // One tenant scope: the settings document is the same on every row.
+        var settingsByText: [String: [String: String]] = [:]
+        return try rows.rows.map { row in
+            let id: Int64 = try row.decode("reminder_id")
+            let settingsText: String = try row.decode("settings")
+            let settings = settingsByText[settingsText] ?? DeliveryStatus.stringSettings(json: settingsText)
+            settingsByText[settingsText] = settings
+            return Delivery(
+                reminder: try ReminderView.view(row, id: id, runID: try row.decode("run_id"), status: "pending", items: byReminder[id] ?? []),
+                chargesPenalties: try row.decode("charge_penalties"), customerName: try row.decode("customer_name"),
+                customerEmail: try row.decode("customer_email"), tenantName: try row.decode("tenant_name"),
+                tenantSlug: try row.decode("tenant_slug"), settings: settings)
+        }
     }
 
-    /// Marks a pending reminder `sent`; false when it was not pending any more.
+    /// Records what a delivery job did with each reminder: sent, failed with its reason, or an
+    /// attempt counted for a retry; only reminders still pending move. Returns how many did.
     @available(*, noasync)
     @discardableResult
-    public static func markSent(reminderID: Int64, on connection: PostgresConnection) throws -> Bool {
-        try DeliveryStatus.reminders.markSent(reminderID, on: connection)
-    }
-
-    /// Marks a pending reminder `failed` with its reason (one line, at most 1,000 characters).
-    @available(*, noasync)
-    @discardableResult
-    public static func markFailed(reminderID: Int64, reason: String, on connection: PostgresConnection) throws -> Bool {
-        try DeliveryStatus.reminders.markFailed(reminderID, reason: reason, on: connection)
-    }
-
-    /// Counts a delivery attempt that failed for now (the job retries it later).
-    @available(*, noasync)
-    public static func noteAttempt(reminderID: Int64, on connection: PostgresConnection) throws {
-        try DeliveryStatus.reminders.noteAttempt(reminderID, on: connection)
+    public static func record(_ outcomes: DeliveryOutcomes, on connection: PostgresConnection) throws -> Int {
+        try DeliveryStatus.reminders.record(outcomes, on: connection)
     }
 }

@@ -15,7 +15,7 @@ public struct JobPayload: Sendable {
 
     /// A top-level field's value, as far as the accessors need it.
     private enum Field: Sendable {
-        case string(String), integer(Int), number(Double), bool(Bool), null, other
+        case string(String), integer(Int), number(Double), bool(Bool), integers([Int]), null, other
     }
 
     /// Parses and checks `text`; throws `invalidInput` with a one-line reason.
@@ -41,13 +41,19 @@ public struct JobPayload: Sendable {
             case is NSNull: fields[key] = .null
             case let text as String: fields[key] = .string(text)
             case let number as NSNumber:
-                if String(describing: type(of: number)).contains("Bool") {
+                if Self.isBoolean(number) {
                     fields[key] = .bool(number.boolValue)
                 } else if let integer = Int(exactly: number) {
                     fields[key] = .integer(integer)
                 } else {
                     fields[key] = .number(number.doubleValue)
                 }
+            case let array as [Any]:
+                let integers = array.compactMap { element -> Int? in
+                    guard let number = element as? NSNumber, !Self.isBoolean(number) else { return nil }
+                    return Int(exactly: number)
+                }
+                fields[key] = integers.count == array.count ? .integers(integers) : .other
             default: fields[key] = .other
             }
         }
@@ -75,6 +81,15 @@ public struct JobPayload: Sendable {
         }
     }
 
+    /// A field holding an array of whole numbers (`[]` included); nil when absent or null.
+    public func integers(_ name: String) throws(QueueError) -> [Int]? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .integers(let values)?: return values
+        default: throw wrongType(name, "an array of whole numbers")
+        }
+    }
+
     /// A boolean field; nil when absent or null.
     public func bool(_ name: String) throws(QueueError) -> Bool? {
         switch fields[name] {
@@ -91,6 +106,11 @@ public struct JobPayload: Sendable {
         } catch {
             throw QueueError(.invalidInput, "payload does not fit \(T.self): \(error)")
         }
+    }
+
+    /// Whether JSONSerialization read `number` from `true` or `false`.
+    private static func isBoolean(_ number: NSNumber) -> Bool {
+        String(describing: type(of: number)).contains("Bool")
     }
 
     private func wrongType(_ name: String, _ expected: String) -> QueueError {

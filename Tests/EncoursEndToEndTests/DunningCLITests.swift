@@ -192,6 +192,68 @@ struct ReminderDeliveryTests {
     }
 }
 
+@Suite("reminders delivered in batches")
+struct DeliveryBatchTests {
+    @Test("25 email reminders in two batch jobs: a 550 fails alone, the 4 refused for now are retried alone, each Message-ID arrives once")
+    func partialBatches() async throws {
+        try await TestServers.withSMTPSink(SMTPSinkOptions(refusedRecipients: ["c7@customer.example"], failFirst: 4)) { sink in
+            try await TestDatabase.with { database in
+                _ = try await makeTenant(database, "acme")
+                let environment = [
+                    "ENCOURS_DATABASE_URL": database.url, "ENCOURS_SMTP_URL": "smtp://127.0.0.1:\(sink.port)",
+                    "ENCOURS_OUTBOX_DIR": FileManager.default.temporaryDirectory.appending(path: "outbox-\(UUID().uuidString.prefix(8))").path,
+                ]
+                func encours(_ arguments: [String]) async throws -> Binaries.Result {
+                    try await Binaries.run("encours", arguments, environment: environment)
+                }
+                #expect(try await encours(["tenant", "set", "acme", "smtp_from", "relances@acme.example"]).status == 0)
+                let customers = "customer_id,name,email,language\n" + (1...25).map { "C\($0),Client \($0),c\($0)@customer.example,fr\n" }.joined()
+                let invoices = "invoice_id,customer_id,issue_date,due_date,amount\n" + (1...25).map { "F-\($0),C\($0),2025-03-01,2025-03-31,\(100 + $0).00\n" }.joined()
+                #expect(try await encours(["import", "customers", "--tenant", "acme", try csvFile("c.csv", customers)]).status == 0)
+                #expect(try await encours(["import", "invoices", "--tenant", "acme", try csvFile("i.csv", invoices)]).status == 0)
+                // Recorded first, delivered afterwards: the run's jobs are there to look at before any worker takes them.
+                let worker = try Binaries.start(
+                    "encours-worker", ["--kinds", "dunning.run", "--drain"], environment: environment)
+                #expect(try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-04-05"]).status == 0)
+                #expect(await worker.finish().status == 0)
+                let batches = try await database.withConnection { connection in
+                    try connection.query(
+                        "SELECT jsonb_array_length(payload->'reminder_ids') FROM encours.jobs WHERE kind = 'reminder.deliver' ORDER BY id"
+                    ).rows.map { try $0.decode(0, as: Int.self) }
+                }
+                #expect(batches == [20, 5])
+
+                let deliverer = try Binaries.start(
+                    "encours-worker", ["--kinds", "reminder.deliver", "--concurrency", "1", "--retry-base-seconds", "0.2", "--drain"], environment: environment)
+                #expect(await deliverer.finish().status == 0)
+                let statuses = try await database.withConnection { connection in
+                    try connection.query(
+                        "SELECT status, count(*), sum(delivery_attempts) FROM encours.reminders GROUP BY status ORDER BY status"
+                    ).rows.map { "\(try $0.decode(0, as: String.self)) \(try $0.decode(1, as: Int.self)) \(try $0.decode(2, as: Int.self))" }
+                }
+                // 24 sent with 4 second attempts; the refused recipient tried once, failed with the 550.
+                #expect(statuses == ["failed 1 1", "sent 24 28"])
+                #expect(try await database.integer(
+                    "SELECT count(*) FROM encours.reminders WHERE status = 'failed' AND recipient = 'c7@customer.example' AND failure_reason LIKE '%550%'") == 1)
+                // One job at a time: the first batch met the 4 refusals, was retried, and completed.
+                #expect(try await database.integer(
+                    "SELECT count(*) FROM encours.jobs WHERE kind = 'reminder.deliver' AND state = 'completed'") == 2)
+                #expect(try await database.integer(
+                    "SELECT count(*) FROM encours.jobs WHERE kind = 'reminder.deliver' AND attempt > 1") == 1)
+                let messageIDs = try sink.messages().compactMap(\.messageID)
+                #expect(messageIDs.count == 24)
+                #expect(Set(messageIDs).count == 24, "no reminder sent twice")
+                let expected = try await database.withConnection { connection in
+                    try connection.query("SELECT reminder_id FROM encours.reminders WHERE status = 'sent'").rows.map {
+                        "<reminder-\(try $0.decode(0, as: Int64.self)).acme@acme.example>"
+                    }
+                }
+                #expect(Set(messageIDs) == Set(expected))
+            }
+        }
+    }
+}
+
 @Suite("reminder delivery through an SMTP outage")
 struct SMTPOutageTests {
     @Test("nothing listens on the SMTP port while reminders are delivered: they retry with backoff, then all end sent once the server is back")

@@ -99,8 +99,16 @@ struct DunningJobTests {
             #expect(try await fetchState(database, id) == .completed)
             #expect(try await database.integer("SELECT count(*) FROM encours.reminders") == 20)
             #expect(try await database.integer("SELECT count(*) FROM encours.invoice_dunning WHERE level = 1") == 20)
-            #expect(try await database.integer("SELECT count(*) FROM encours.jobs WHERE kind = 'reminder.deliver'") == 20)
-            #expect(try await database.integer("SELECT count(DISTINCT payload) FROM encours.jobs WHERE kind = 'reminder.deliver'") == 20)
+            // Each reminder is named by exactly one delivery job (batches of 20 of one channel).
+            #expect(try await database.integer("SELECT count(*) FROM encours.jobs WHERE kind = 'reminder.deliver'") == 1)
+            let named = """
+                SELECT count(*) FROM encours.jobs j CROSS JOIN LATERAL jsonb_array_elements_text(j.payload->'reminder_ids') AS e (id)
+                WHERE j.kind = 'reminder.deliver'
+                """
+            #expect(try await database.integer(named) == 20)
+            #expect(try await database.integer(named.replacingOccurrences(of: "count(*)", with: "count(DISTINCT e.id)")) == 20)
+            #expect(try await database.integer(
+                "SELECT count(*) FROM encours.reminders r WHERE NOT EXISTS (\(named.replacingOccurrences(of: "SELECT count(*)", with: "SELECT 1")) AND e.id::bigint = r.reminder_id)") == 0)
             #expect(try await database.integer("SELECT count(*) FROM encours.dunning_runs WHERE job_id = $1", [id]) == 1)
         }
     }

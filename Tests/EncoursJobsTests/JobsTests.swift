@@ -86,4 +86,62 @@ struct JobsTests {
             #expect(try await database.integer("SELECT count(*) FROM encours.risk_scores WHERE tenant_id = $1 AND customer_id = 'C1'", [acme]) == 1)
         }
     }
+
+    @Test("reminder.deliver refuses a bad batch by name, delivers the job's own tenant's reminders only, and still takes one reminder_id")
+    func deliveryPayloads() async throws {
+        try await TestDatabase.with { database in
+            let acme = try await TestTenants.make(database, "acme")
+            let other = try await TestTenants.make(database, "other")
+            // Letters (no transport needed): two for acme, one for the other tenant.
+            let reminders = try await database.withConnection { connection in
+                try [acme, acme, other].map { tenant in
+                    let run = try connection.query(
+                        "INSERT INTO encours.dunning_runs (tenant_id, as_of, reminders, invoices_moved) VALUES ($1, '2026-01-10', 1, 0) RETURNING run_id",
+                        [tenant]).decode(Int64.self, row: 0, column: 0)
+                    _ = try connection.query(
+                        "INSERT INTO encours.customers (tenant_id, customer_id, name) VALUES ($1, 'C' || $2::text, 'Client') ON CONFLICT DO NOTHING",
+                        [tenant, run])
+                    return try connection.query(
+                        """
+                        INSERT INTO encours.reminders (tenant_id, run_id, customer_id, currency, as_of, level, policy, template, channel,
+                                                       language, charge_penalties, total_balance_cents)
+                        VALUES ($1, $2::bigint, 'C' || $2::text, 'EUR', '2026-01-10', 1, 'standard', 'friendly', 'letter', 'fr', false, 12345)
+                        RETURNING reminder_id
+                        """, [tenant, run]).decode(Int64.self, row: 0, column: 0)
+                }
+            }
+            let many = "[" + (1...1001).map(String.init).joined(separator: ",") + "]"
+            let ids = try await database.withConnection { connection in
+                try JobQueue.enqueue([
+                    NewJob(tenantID: acme, kind: "reminder.deliver", payload: #"{"reminder_ids": []}"#, maxAttempts: 1),
+                    NewJob(tenantID: acme, kind: "reminder.deliver", payload: #"{"reminder_ids": [1, "two"]}"#, maxAttempts: 1),
+                    NewJob(tenantID: acme, kind: "reminder.deliver", payload: "{\"reminder_ids\": \(many)}", maxAttempts: 1),
+                    NewJob(tenantID: acme, kind: "reminder.deliver", payload: "{\"reminder_ids\": [\(reminders[0]), \(reminders[2])]}", maxAttempts: 1),
+                    NewJob(tenantID: acme, kind: "reminder.deliver", payload: "{\"reminder_id\": \(reminders[1])}", maxAttempts: 1),
+                ], on: connection).insertedIDs.sorted()
+            }
+            let outbox = FileManager.default.temporaryDirectory.appending(path: "outbox-\(UUID().uuidString.prefix(8))").path
+            let worker = QueueWorker(
+                connectionString: database.url,
+                configuration: WorkerConfiguration(concurrency: 2, lease: .seconds(5), pollInterval: .milliseconds(50), drain: true),
+                handlers: try JobCatalog.handlers(delivery: DeliveryConfiguration(outboxDirectory: outbox)),
+                logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+            try await worker.run()
+            let jobs = try await database.withConnection { connection in
+                try ids.map { try JobQueue.job(id: $0, on: connection)! }
+            }
+            #expect(jobs.map(\.state) == [.discarded, .discarded, .discarded, .completed, .completed])
+            #expect(jobs[0].errors.last?.error.contains("reminder_ids names 0 reminders; 1 to 1000 are accepted") == true, "\(jobs[0].errors)")
+            #expect(jobs[1].errors.last?.error.contains("reminder_ids must be an array of whole numbers") == true, "\(jobs[1].errors)")
+            #expect(jobs[2].errors.last?.error.contains("reminder_ids names 1001 reminders") == true, "\(jobs[2].errors)")
+            let statuses = try await database.withConnection { connection in
+                try reminders.map { try connection.query("SELECT status FROM encours.reminders WHERE reminder_id = $1", [$0]).decode(String.self, row: 0, column: 0) }
+            }
+            // The other tenant's reminder is invisible in acme's scope: it stays pending, and no letter is written for it.
+            #expect(statuses == ["sent", "sent", "pending"])
+            let letters = try FileManager.default.contentsOfDirectory(atPath: outbox + "/acme").sorted()
+            #expect(letters == ["reminder-\(reminders[0]).html", "reminder-\(reminders[1]).html"].sorted())
+            #expect(!FileManager.default.fileExists(atPath: outbox + "/other"))
+        }
+    }
 }
