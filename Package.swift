@@ -83,6 +83,8 @@ let package = Package(
         // Receivables rules and CSV parsing: pure Swift, no database (money, dates, import rows).
         // Its byte-level CSV reader replaces CSV.swift, measured too slow and lossy (see README).
         .target(name: "EncoursLedger"),
+        // Cron schedules in a time zone (daylight-saving changes included): pure Swift, no I/O.
+        .target(name: "EncoursSchedule"),
         // Reminder documents: Mustache templates in French and English for each dunning level,
         // amounts formatted for the language; pure Swift, no I/O.
         .target(
@@ -100,7 +102,9 @@ let package = Package(
             name: "EncoursJobs",
             dependencies: [
                 "EncoursQueue", "EncoursLedger", "EncoursLedgerStore", "EncoursReminders", "EncoursDelivery", "EncoursPostgres",
+                "EncoursSchedule",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // What both executables need at start: logging set-up, the database URL, the metrics
@@ -122,7 +126,7 @@ let package = Package(
             name: "EncoursAdmin",
             dependencies: [
                 "EncoursPostgres", "EncoursQueue", "EncoursMigrations", "EncoursLedger", "EncoursLedgerStore", "EncoursTenancy",
-                "EncoursJobs", "EncoursReminders",
+                "EncoursJobs", "EncoursReminders", "EncoursSchedule",
             ]
         ),
         .executableTarget(
@@ -164,6 +168,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EncoursLedgerTests", dependencies: ["EncoursLedger"]),
+        .testTarget(name: "EncoursScheduleTests", dependencies: ["EncoursSchedule"]),
         .testTarget(name: "EncoursRemindersTests", dependencies: ["EncoursReminders", "EncoursLedger"]),
         .testTarget(name: "EncoursDeliveryTests", dependencies: ["EncoursDelivery", "EncoursTestSupport"]),
         .testTarget(
@@ -173,7 +178,7 @@ let package = Package(
         .testTarget(
             name: "EncoursJobsTests",
             dependencies: [
-                "EncoursJobs", "EncoursQueue", "EncoursTestSupport", "EncoursPostgres",
+                "EncoursJobs", "EncoursQueue", "EncoursTestSupport", "EncoursPostgres", "EncoursSchedule", "EncoursTenancy",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -188,7 +193,7 @@ let package = Package(
         // The built binaries, run as a user and an operator would.
         .testTarget(
             name: "EncoursEndToEndTests",
-            dependencies: ["EncoursTestSupport", "EncoursPostgres", "EncoursQueue"]
+            dependencies: ["EncoursTestSupport", "EncoursPostgres", "EncoursQueue", "EncoursSchedule"]
         ),
     ],
     swiftLanguageModes: [.v6]

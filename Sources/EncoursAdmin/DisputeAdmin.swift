@@ -80,9 +80,7 @@ public enum DisputeAdmin {
                 FROM encours.tenants WHERE id = $1
                 """, [tenant.id, instant?.text, instant?.hasOffset ?? false]
             ).decode(String.self, row: 0, column: 0)
-            let job = NewJob(
-                tenantID: tenant.id, kind: DisputesEscalateHandler.kindName, payload: DisputesEscalateHandler.payload(at: normalized),
-                priority: 2, uniqueKey: DisputesEscalateHandler.uniqueKey(at: normalized))
+            let job = DisputesEscalateHandler.job(tenantID: tenant.id, at: normalized)
             let (id, alreadyQueued) = try Admin.enqueueOnce(job, finishing: "a dispute escalation of \(tenantSlug) at \(normalized)", on: connection)
             return QueuedEscalation(jobID: id, tenantID: tenant.id, at: normalized, alreadyQueued: alreadyQueued)
         }

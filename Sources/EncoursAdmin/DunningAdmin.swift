@@ -84,9 +84,7 @@ public enum DunningAdmin {
             let date = try requested ?? CalendarDate(parsing: connection.query(
                 "SELECT (now() AT TIME ZONE timezone)::date::text FROM encours.tenants WHERE id = $1", [tenant.id]
             ).decode(String.self, row: 0, column: 0))
-            let job = NewJob(
-                tenantID: tenant.id, kind: "dunning.run", payload: DunningRunHandler.payload(asOf: date), priority: 2,
-                uniqueKey: DunningRunHandler.uniqueKey(asOf: date))
+            let job = DunningRunHandler.job(tenantID: tenant.id, asOf: date)
             let (id, alreadyQueued) = try Admin.enqueueOnce(
                 job, finishing: "a dunning run of \(tenantSlug) at \(date.isoString)", on: connection)
             return QueuedRun(jobID: id, tenantID: tenant.id, asOf: date.isoString, alreadyQueued: alreadyQueued)

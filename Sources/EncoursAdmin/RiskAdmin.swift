@@ -44,10 +44,7 @@ public enum RiskAdmin {
             let date = try requested ?? CalendarDate(parsing: connection.query(
                 "SELECT (now() AT TIME ZONE timezone)::date::text FROM encours.tenants WHERE id = $1", [tenant.id]
             ).decode(String.self, row: 0, column: 0))
-            let job = NewJob(
-                tenantID: tenant.id, kind: RiskRecalcHandler.kindName,
-                payload: try RiskRecalcHandler.payload(asOf: date, customerIDs: customerID.map { [$0] }), priority: 2,
-                uniqueKey: RiskRecalcHandler.uniqueKey(asOf: date, customerID: customerID))
+            let job = try RiskRecalcHandler.job(tenantID: tenant.id, asOf: date, customerID: customerID)
             let (id, alreadyQueued) = try Admin.enqueueOnce(
                 job, finishing: "a risk recalculation of \(tenantSlug) at \(date.isoString)", on: connection)
             return QueuedRecalc(jobID: id, tenantID: tenant.id, asOf: date.isoString, customerID: customerID, alreadyQueued: alreadyQueued)

@@ -1,5 +1,6 @@
 import EncoursLedger
 import EncoursPostgres
+import EncoursSchedule
 import EncoursTenancy
 import Foundation
 
@@ -109,9 +110,7 @@ public enum TenantSettings {
         case "escalation_policy":
             do { _ = try EscalationPolicy(json: value) } catch { throw AdminError(.invalidInput, error.message) }
         case "dunning_schedule", "risk_schedule", "disputes_schedule":
-            guard CronExpression.isValid(value) else {
-                throw bad("expected a 5-field cron expression such as \"0 7 * * 1-5\"")
-            }
+            do { _ = try CronSchedule(value) } catch { throw bad(error.message) }
         case "risk_high_exposure":
             let cents: Int64
             do { cents = try Money.parseExactCents(value) } catch { throw bad("expected an amount such as 50000.00 (\(error.message))") }
@@ -135,33 +134,6 @@ public enum TenantSettings {
 }
 
 /// A 5-field cron expression (minute hour day-of-month month day-of-week).
-public enum CronExpression {
-    static let ranges: [ClosedRange<Int>] = [0...59, 0...23, 1...31, 1...12, 0...7]
-
-    /// True when every field is `*`, a number, a range, a list or a step within its range.
-    public static func isValid(_ expression: String) -> Bool {
-        let fields = expression.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count == 5 else { return false }
-        for (field, range) in zip(fields, ranges) {
-            for part in field.split(separator: ",", omittingEmptySubsequences: false) {
-                let stepSplit = part.split(separator: "/", omittingEmptySubsequences: false)
-                guard stepSplit.count <= 2 else { return false }
-                if stepSplit.count == 2 {
-                    guard let step = Int(stepSplit[1]), step > 0 else { return false }
-                }
-                let base = stepSplit[0]
-                if base == "*" { continue }
-                let bounds = base.split(separator: "-", omittingEmptySubsequences: false)
-                guard bounds.count <= 2 else { return false }
-                let numbers = bounds.compactMap { Int($0) }
-                guard numbers.count == bounds.count, numbers.allSatisfy(range.contains) else { return false }
-                if numbers.count == 2, numbers[0] > numbers[1] { return false }
-            }
-        }
-        return true
-    }
-}
-
 /// Creating and configuring tenants from the CLI: every value validated, then stored.
 public enum TenantAdmin {
     /// Creates a tenant after validating its slug and fields.

@@ -27,6 +27,11 @@ public struct DisputesEscalateHandler: JobHandler {
     /// The unique key of an escalation at `at`: the same instant is never escalated by two jobs at once.
     public static func uniqueKey(at: String) -> String { "disputes.escalate:\(at)" }
 
+    /// The job of a tenant's escalation at `at` (UTC, `Z`), as the CLI and the schedules enqueue it.
+    public static func job(tenantID: Int64, at: String) -> NewJob {
+        NewJob(tenantID: tenantID, kind: kindName, payload: payload(at: at), priority: 2, uniqueKey: uniqueKey(at: at))
+    }
+
     public func handle(_ context: JobContext) async throws {
         let at = try Self.instant(context.job)
         let started = ContinuousClock.now

@@ -25,6 +25,11 @@ public struct DunningRunHandler: JobHandler {
         "dunning.run:\(asOf.isoString)"
     }
 
+    /// The job of a tenant's run at `asOf`, as the CLI and the schedules enqueue it.
+    public static func job(tenantID: Int64, asOf: CalendarDate) -> NewJob {
+        NewJob(tenantID: tenantID, kind: "dunning.run", payload: payload(asOf: asOf), priority: 2, uniqueKey: uniqueKey(asOf: asOf))
+    }
+
     public func handle(_ context: JobContext) async throws {
         let payload = try JobPayload(context.job.payload)
         var requested: CalendarDate?

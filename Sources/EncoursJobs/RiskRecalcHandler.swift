@@ -32,6 +32,13 @@ public struct RiskRecalcHandler: JobHandler {
         "risk.recalc:\(asOf.isoString)" + (customerID.map { ":\($0)" } ?? "")
     }
 
+    /// The job of a recalculation at `asOf` of one customer (nil: the whole tenant), as the CLI and the schedules enqueue it.
+    public static func job(tenantID: Int64, asOf: CalendarDate, customerID: String?) throws -> NewJob {
+        NewJob(
+            tenantID: tenantID, kind: kindName, payload: try payload(asOf: asOf, customerIDs: customerID.map { [$0] }), priority: 2,
+            uniqueKey: uniqueKey(asOf: asOf, customerID: customerID))
+    }
+
     public func handle(_ context: JobContext) async throws {
         let (asOf, customerIDs) = try Self.parse(context.job)
         let started = ContinuousClock.now

@@ -330,6 +330,31 @@ enum QueueStatements {
         }
     }
 
+    /// The queue as the leader's gauges show it: unfinished jobs by state, kind and tenant with the
+    /// age of the oldest (since its due time; since its claim for running jobs), running jobs
+    /// whose lease lapsed, and workers that heartbeated within `alive`.
+    static func gaugeReadings(alive: Duration, on connection: PostgresConnection) throws
+        -> (groups: [(state: String, kind: String, tenant: String, jobs: Int, oldestSeconds: Double)], lapsed: Int, workers: Int)
+    {
+        let groups = try connection.query(
+            """
+            SELECT j.state::text, j.kind, t.slug, count(*)::bigint,
+                   greatest(0, extract(epoch FROM now() - min(CASE WHEN j.state = 'running' THEN j.attempted_at ELSE j.run_at END)))::float8
+            FROM encours.jobs j JOIN encours.tenants t ON t.id = j.tenant_id
+            WHERE j.state IN ('available', 'scheduled', 'running', 'retryable')
+            GROUP BY 1, 2, 3
+            """)
+        let totals = try connection.query(
+            """
+            SELECT (SELECT count(*) FROM encours.jobs WHERE state = 'running' AND lease_expires_at < now())::bigint,
+                   (SELECT count(*) FROM encours.workers WHERE last_heartbeat_at > now() - make_interval(secs => $1::float8))::bigint
+            """, [alive.inSeconds])
+        return (
+            try groups.rows.map { (try $0.decode(0), try $0.decode(1), try $0.decode(2), try $0.decode(3), try $0.decode(4)) },
+            try totals.decode(Int.self, row: 0, column: 0), try totals.decode(Int.self, row: 0, column: 1)
+        )
+    }
+
     /// Forgets workers that stopped heartbeating long ago.
     static func removeStaleWorkers(olderThan age: Duration, on connection: PostgresConnection) throws {
         try connection.query(

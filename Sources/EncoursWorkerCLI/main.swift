@@ -44,6 +44,10 @@ struct EncoursWorker: AsyncParsableCommand {
     var claimConnections: Int?
     @Flag(name: .customLong("durable-claims"), help: "Wait for the WAL flush when committing claims (slower; see BENCHMARKS.md).")
     var durableClaims = false
+    @Flag(name: .customLong("no-schedules"), help: "Do not evaluate tenants' cron schedules (they are never evaluated with --drain).")
+    var noSchedules = false
+    @Option(name: .customLong("schedule-interval-seconds"), help: "How often tenants' cron schedules are evaluated.")
+    var scheduleIntervalSeconds = 5.0
 
     func validate() throws {
         typealias Limits = WorkerConfiguration.Limits
@@ -57,6 +61,7 @@ struct EncoursWorker: AsyncParsableCommand {
         try within("--batch-size", batchSize, Limits.batchSize)
         if let claimConnections { try within("--claim-connections", claimConnections, Limits.claimConnections) }
         try within("--lease-seconds", leaseSeconds, seconds(Limits.lease), " seconds")
+        try within("--schedule-interval-seconds", scheduleIntervalSeconds, 0.1...3600, " seconds")
         try within("--shutdown-grace-seconds", shutdownGraceSeconds, seconds(Limits.shutdownGracePeriod), " seconds")
         try within("--retry-base-seconds", retryBaseSeconds, seconds(Limits.retryBase), " seconds")
         try within("--retention-completed-seconds", retentionCompletedSeconds, seconds(Limits.retention), " seconds")
@@ -126,6 +131,13 @@ struct EncoursWorker: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
         ]
+        if !drain && !noSchedules {
+            // Every worker evaluates the schedules; each instant is enqueued once, by whichever pass comes first.
+            let scheduler = TenantScheduler(
+                connectionString: url, configuration: SchedulerConfiguration(interval: .milliseconds(Int64(scheduleIntervalSeconds * 1000))),
+                logger: logger)
+            services.append(.init(service: scheduler, successTerminationBehavior: .ignore))
+        }
         if let metricsPort, let registry {
             let server = MetricsServer(registry: registry, host: metricsHost, port: metricsPort, logger: logger) {
                 worker.healthReport()

@@ -1,5 +1,6 @@
 import EncoursPostgres
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -38,11 +39,14 @@ final class DatabaseHealth: Service, Sendable {
     }
 
     func run() async {
+        // `encours_database_up`: 1 while the last ping answered, 0 after a failed one.
+        let up = Gauge(label: "encours_database_up")
         var failing = false
         while !Task.isCancelled {
             do {
                 try await session.withConnection { try QueueStatements.ping(on: $0) }
                 touch()
+                up.record(1)
                 lastError.withLock { $0 = nil }
                 if failing {
                     logger.notice("database reachable again")
@@ -51,6 +55,7 @@ final class DatabaseHealth: Service, Sendable {
             } catch is CancellationError {
                 return
             } catch {
+                up.record(0)
                 lastError.withLock { $0 = String(describing: error) }
                 if !failing {
                     logger.error("database unreachable", metadata: ["error": "\(error)"])

@@ -99,7 +99,7 @@ final class JobProducer: Service, Sendable {
                 let sent = ContinuousClock.now
                 do {
                     jobs = try await claim(limit: requested, cursor: cursor, on: session)
-                    metrics.recordClaim(count: jobs.count, duration: ContinuousClock.now - sent)
+                    metrics.recordClaim(jobs, duration: ContinuousClock.now - sent)
                     health.touch()
                     if failures > 0 { logger.notice("claims succeed again") }
                     failures = 0

@@ -1,5 +1,6 @@
 import EncoursPostgres
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -42,6 +43,7 @@ final class QueueMaintainer: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.electAndKeepLoop() }
             group.addTask { await self.retentionLoop() }
+            group.addTask { await self.gaugesLoop() }
         }
     }
 
@@ -83,6 +85,61 @@ final class QueueMaintainer: Service, Sendable {
             try? await Task.sleep(for: tick)
         }
     }
+
+    /// As leader, every ``gaugeInterval``: read the queue once for the whole fleet and export it;
+    /// a worker that is not the leader exports none of these, so no stale reading survives a change
+    /// of leader. `encours_queue_jobs{state,kind,tenant}`, `encours_queue_oldest_age_seconds{state,kind,tenant}`,
+    /// `encours_queue_lapsed_leases`, `encours_workers_alive`.
+    private func gaugesLoop() async {
+        var exported: [[String]: (Gauge, Gauge)] = [:]
+        var totals: (Gauge, Gauge)?
+        let alive = max(configuration.lease, .seconds(10))
+        func withdraw() {
+            for (jobs, age) in exported.values { jobs.destroy(); age.destroy() }
+            exported = [:]
+            if let (lapsed, workers) = totals { lapsed.destroy(); workers.destroy() }
+            totals = nil
+        }
+        while !Task.isCancelled {
+            if isLeader {
+                do {
+                    let readings = try await slow.withConnection { try QueueStatements.gaugeReadings(alive: alive, on: $0) }
+                    var seen: Set<[String]> = []
+                    for group in readings.groups {
+                        let dimensions = [("state", group.state), ("kind", group.kind), ("tenant", group.tenant)]
+                        let key = [group.state, group.kind, group.tenant]
+                        seen.insert(key)
+                        let gauges = exported[key] ?? (
+                            Gauge(label: "encours_queue_jobs", dimensions: dimensions),
+                            Gauge(label: "encours_queue_oldest_age_seconds", dimensions: dimensions))
+                        gauges.0.record(group.jobs)
+                        gauges.1.record(group.oldestSeconds)
+                        exported[key] = gauges
+                    }
+                    for (key, gauges) in exported where !seen.contains(key) {
+                        gauges.0.destroy()
+                        gauges.1.destroy()
+                        exported[key] = nil
+                    }
+                    let pair = totals ?? (Gauge(label: "encours_queue_lapsed_leases"), Gauge(label: "encours_workers_alive"))
+                    pair.0.record(readings.lapsed)
+                    pair.1.record(readings.workers)
+                    totals = pair
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("queue gauges not read", metadata: ["error": "\(error)"])
+                }
+            } else if !exported.isEmpty || totals != nil {
+                withdraw()
+            }
+            try? await Task.sleep(for: Self.gaugeInterval)
+        }
+        withdraw()
+    }
+
+    /// How often the leader reads the queue for its gauges.
+    static let gaugeInterval: Duration = .seconds(10)
 
     /// As leader, every prune interval: delete finished jobs past retention, forget dead workers, vacuum.
     private func retentionLoop() async {

@@ -9,12 +9,14 @@ import Metrics
 /// - `encours_worker_running_jobs`: jobs running now.
 /// - `encours_claim_duration_seconds`: claim round trips.
 /// - `encours_job_results_dropped_total{reason}`: attempts whose result was not recorded.
+/// - `encours_job_queue_wait_seconds{kind}`: from a job's due time (`run_at`) to its claim.
 final class WorkerMetrics: Sendable {
     /// The instruments of one job kind, made once: looking them up per job would cost a lock
     /// and a string key per finished job.
     private struct KindInstruments: Sendable {
         let finished: [JobState: Counter]
         let duration: Timer
+        let queueWait: Timer
 
         init(kind: String) {
             var finished: [JobState: Counter] = [:]
@@ -23,6 +25,7 @@ final class WorkerMetrics: Sendable {
             }
             self.finished = finished
             duration = Timer(label: "encours_job_duration_seconds", dimensions: [("kind", kind)])
+            queueWait = Timer(label: "encours_job_queue_wait_seconds", dimensions: [("kind", kind)])
         }
     }
 
@@ -39,9 +42,13 @@ final class WorkerMetrics: Sendable {
         byKind = Dictionary(uniqueKeysWithValues: kinds.map { ($0, KindInstruments(kind: $0)) })
     }
 
-    func recordClaim(count: Int, duration: Duration) {
-        claimed.increment(by: Int64(count))
+    func recordClaim(_ jobs: [Job], duration: Duration) {
+        claimed.increment(by: Int64(jobs.count))
         claimDuration.recordNanoseconds(duration.inNanoseconds)
+        for job in jobs {
+            guard let claimedAt = job.attemptedAt, let instruments = byKind[job.kind] else { continue }
+            instruments.queueWait.recordNanoseconds(Int64(max(0, claimedAt.timeIntervalSince(job.runAt)) * 1e9))
+        }
     }
 
     func recordFinished(kind: String, state: JobState, duration: Duration) {
