@@ -129,10 +129,16 @@ let package = Package(
                 "EncoursJobs", "EncoursReminders", "EncoursSchedule",
             ]
         ),
+        // `encours demo`: a throwaway cluster, a generated French SME ledger, real worker
+        // processes through dunning, risk and disputes, and a summary.
+        .target(
+            name: "EncoursDemo",
+            dependencies: ["EncoursAdmin", "EncoursLedger", "EncoursLedgerStore", "EncoursPostgres", "EncoursQueue", "EncoursTenancy", "EncoursReminders"]
+        ),
         .executableTarget(
             name: "EncoursCLI",
             dependencies: [
-                "EncoursAdmin", "EncoursRuntime", "EncoursPostgres", "EncoursQueue", "EncoursTenancy", "EncoursLedgerStore", "EncoursJobs",
+                "EncoursDemo", "EncoursAdmin", "EncoursRuntime", "EncoursPostgres", "EncoursQueue", "EncoursTenancy", "EncoursLedgerStore", "EncoursJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

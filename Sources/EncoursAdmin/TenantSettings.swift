@@ -28,6 +28,9 @@ public enum TenantSettings {
 
     static func isNoCap(_ value: String) -> Bool { ["none", "unlimited"].contains(value.lowercased()) }
 
+    /// `none` or `off`: the value that removes a schedule.
+    static func removesSchedule(_ value: String) -> Bool { ["none", "off"].contains(value.lowercased()) }
+
     /// The longest tenant name, in characters.
     public static let maximumNameLength = 200
 
@@ -110,7 +113,8 @@ public enum TenantSettings {
         case "escalation_policy":
             do { _ = try EscalationPolicy(json: value) } catch { throw AdminError(.invalidInput, error.message) }
         case "dunning_schedule", "risk_schedule", "disputes_schedule":
-            do { _ = try CronSchedule(value) } catch { throw bad(error.message) }
+            guard !removesSchedule(value) else { return }
+            do { _ = try CronSchedule(value) } catch { throw bad(error.message + " (none removes the schedule)") }
         case "risk_high_exposure":
             let cents: Int64
             do { cents = try Money.parseExactCents(value) } catch { throw bad("expected an amount such as 50000.00 (\(error.message))") }
@@ -155,6 +159,8 @@ public enum TenantAdmin {
         switch key {
         case "name", "currency", "locale", "timezone":
             return try TenantStore.update(slug: slug, TenantStore.Column(rawValue: key)!, to: value, on: connection)
+        case "dunning_schedule", "risk_schedule", "disputes_schedule" where TenantSettings.removesSchedule(value):
+            return try TenantStore.removeSetting(slug: slug, key: key, on: connection)
         case "max_concurrent_jobs":
             return try TenantStore.updateMaxConcurrentJobs(slug: slug, to: TenantSettings.isNoCap(value) ? nil : Int(value), on: connection)
         default:

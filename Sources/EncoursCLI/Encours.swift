@@ -12,7 +12,7 @@ struct Encours: AsyncParsableCommand {
         subcommands: [
             Migrate.self, TenantCommand.self, Import.self, PolicyCommand.self, TemplatesCommand.self, RatesCommand.self, DunningCommand.self,
             RemindersCommand.self, RiskCommand.self, PromisesCommand.self, DisputesCommand.self, ReportCommand.self,
-            Enqueue.self, QueueCommand.self, JobsCommand.self,
+            Enqueue.self, QueueCommand.self, JobsCommand.self, DemoCommand.self,
         ])
 
     /// Refuses arguments that are not valid UTF-8 before parsing (which would repair them silently).

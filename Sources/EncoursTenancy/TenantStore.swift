@@ -137,6 +137,13 @@ public enum TenantStore {
         return try updated(slug: slug, connection.query(sql, [slug, key, value]))
     }
 
+    /// Removes a key of the tenant's settings document (nothing to do when it has none).
+    public static func removeSetting(slug: String, key: String, on connection: PostgresConnection) throws -> Tenant {
+        try updated(
+            slug: slug,
+            connection.query("UPDATE encours.tenants SET settings = settings - $2::text WHERE slug = $1 RETURNING \(Tenant.columns)", [slug, key]))
+    }
+
     private static func updated(slug: String, _ result: PostgresResult) throws -> Tenant {
         guard let row = result.rows.first else { throw TenancyError(.notFound, "unknown tenant \"\(slug)\"") }
         return try Tenant(row: row)

@@ -212,9 +212,9 @@ struct DeliveryBatchTests {
                 #expect(try await encours(["import", "customers", "--tenant", "acme", try csvFile("c.csv", customers)]).status == 0)
                 #expect(try await encours(["import", "invoices", "--tenant", "acme", try csvFile("i.csv", invoices)]).status == 0)
                 // Recorded first, delivered afterwards: the run's jobs are there to look at before any worker takes them.
+                #expect(try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-04-05"]).status == 0)
                 let worker = try Binaries.start(
                     "encours-worker", ["--kinds", "dunning.run", "--drain"], environment: environment)
-                #expect(try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-04-05"]).status == 0)
                 #expect(await worker.finish().status == 0)
                 let batches = try await database.withConnection { connection in
                     try connection.query(

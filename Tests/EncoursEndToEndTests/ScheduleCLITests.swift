@@ -73,6 +73,10 @@ struct ScheduleCLITests {
             #expect(try await database.integer("SELECT count(DISTINCT unique_key) FROM encours.jobs WHERE kind = 'disputes.escalate'") == expected.count)
             #expect(try await database.integer(
                 "SELECT count(*) FROM encours.jobs WHERE kind = 'disputes.escalate' AND state <> 'completed'") == 0)
+            // `none` removes the schedule; `tenant show` no longer has it.
+            #expect(try await encours(["tenant", "set", "acme", "disputes_schedule", "none"]).status == 0)
+            let shown = try await encours(["tenant", "show", "acme", "--json"])
+            #expect(shown.status == 0 && !shown.stdout.contains("* * * * *"), "\(shown.stdout)")
         }
     }
 }

@@ -166,5 +166,5 @@ public final class QueueWorker: Service, Sendable {
     }
 
     /// The last migration this worker's SQL needs.
-    public static let requiredSchemaVersion = 10
+    public static let requiredSchemaVersion = 11
 }
