@@ -119,7 +119,14 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            plugins: ["EmbedVersion"]
+        ),
+        .executableTarget(name: "EmbedVersionTool"),
+        .plugin(
+            name: "EmbedVersion",
+            capability: .buildTool(),
+            dependencies: ["EmbedVersionTool"]
         ),
         // What the admin CLI does: tenants, enqueue, job inspection, ledger commands, output.
         .target(

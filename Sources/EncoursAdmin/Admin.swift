@@ -71,7 +71,9 @@ public enum Admin {
     }
 
     /// Enqueues one job (or `count` copies in one statement), all in one transaction.
-    public static func enqueue(_ request: EnqueueRequest, on connection: PostgresConnection) throws -> EnqueueOutcome {
+    public static func enqueue(
+        _ request: EnqueueRequest, progress: ((Int) -> Void)? = nil, on connection: PostgresConnection
+    ) throws -> EnqueueOutcome {
         try request.validate()
         return try connection.transaction { connection in
             let tenant = try TenantStore.find(slug: request.tenantSlug, on: connection)
@@ -83,7 +85,15 @@ public enum Admin {
                 let result = try JobQueue.enqueue([job], on: connection)
                 return EnqueueOutcome(inserted: result.insertedIDs.count, jobIDs: result.insertedIDs, skippedAsDuplicate: result.skippedAsDuplicate)
             }
-            let inserted = try JobQueue.enqueueCopies(of: job, count: request.count, on: connection)
+            // Statements of 100,000 in the one transaction (all or nothing), so progress can be shown.
+            var inserted = 0
+            var left = request.count
+            while left > 0 {
+                let chunk = min(left, 100_000)
+                inserted += try JobQueue.enqueueCopies(of: job, count: chunk, on: connection)
+                left -= chunk
+                progress?(request.count - left)
+            }
             return EnqueueOutcome(inserted: inserted, jobIDs: [], skippedAsDuplicate: request.count - inserted)
         }
     }

@@ -10,7 +10,7 @@ import Foundation
 public enum LedgerAdmin {
     /// `encours import KIND --tenant T FILE [--dry-run]`.
     public static func importFile(
-        kind: String, tenantSlug: String, path: String, dryRun: Bool, on connection: PostgresConnection
+        kind: String, tenantSlug: String, path: String, dryRun: Bool, progress: ((Int) -> Void)? = nil, on connection: PostgresConnection
     ) throws -> LedgerImport.Outcome {
         guard let importKind = ImportKind(rawValue: kind) else {
             throw AdminError(.invalidInput, "unknown import kind \"\(kind)\": expected customers, invoices, payments or disputes")
@@ -30,7 +30,7 @@ public enum LedgerAdmin {
             kind: importKind, fileURL: URL(fileURLWithPath: path), fileName: path, tenantID: tenant.id,
             tenantCurrency: tenant.currency, dryRun: dryRun,
             afterChange: { connection, customers in try enqueueRiskRecalc(tenantID: tenant.id, customerIDs: customers, on: connection) },
-            on: connection)
+            progress: progress, on: connection)
     }
 
     /// `encours promises add`.

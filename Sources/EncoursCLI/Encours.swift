@@ -9,6 +9,7 @@ struct Encours: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encours",
         abstract: "Encours admin CLI: migrate, manage tenants, enqueue work and inspect the queue.",
+        version: "encours \(BuildInfo.description)",
         subcommands: [
             Migrate.self, TenantCommand.self, Import.self, PolicyCommand.self, TemplatesCommand.self, RatesCommand.self, DunningCommand.self,
             RemindersCommand.self, RiskCommand.self, PromisesCommand.self, DisputesCommand.self, ReportCommand.self,

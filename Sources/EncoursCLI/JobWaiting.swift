@@ -12,11 +12,14 @@ extension DatabaseOptions {
         do {
             return try await Interruption.cancelOnSignal {
                 let session = PostgresSession(connectionString: url, name: "encours-wait")
+                let line = ProgressLine("waiting for job \(id)")
                 do {
-                    let job = try await Self.poll(id, on: session)
+                    let job = try await Self.poll(id, on: session) { line.update(state: $0.state.rawValue) }
+                    line.finish()
                     await session.close()
                     return job
                 } catch {
+                    line.finish()
                     await session.close()
                     throw error
                 }
@@ -29,7 +32,7 @@ extension DatabaseOptions {
         }
     }
 
-    static func poll(_ id: Int64, on session: PostgresSession) async throws -> Job {
+    static func poll(_ id: Int64, on session: PostgresSession, seen: (Job) -> Void = { _ in }) async throws -> Job {
         var delay = Duration.milliseconds(50)
         while true {
             let job = try await session.withConnection { connection -> Job in
@@ -39,6 +42,7 @@ extension DatabaseOptions {
                 return job
             }
             if job.state.isFinal { return job }
+            seen(job)
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(500))
         }

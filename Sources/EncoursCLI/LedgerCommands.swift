@@ -17,9 +17,14 @@ struct Import: AsyncParsableCommand {
     func run() async throws {
         let (kind, tenant, file, dryRun) = (self.kind, self.tenant, self.file, self.dryRun)
         let outcome: LedgerImport.Outcome
+        let line = ProgressLine("importing \(file)", json: json)
+        let estimate = ProgressLine.estimatedRows(ofFile: file)
         do {
+            defer { line.finish() }
             outcome = try await database.perform {
-                try LedgerAdmin.importFile(kind: kind, tenantSlug: tenant, path: file, dryRun: dryRun, on: $0)
+                try LedgerAdmin.importFile(
+                    kind: kind, tenantSlug: tenant, path: file, dryRun: dryRun,
+                    progress: { line.update(done: $0, total: estimate, unit: "rows") }, on: $0)
             }
         } catch let rejected as LedgerImport.Rejected {
             FileHandle.standardError.write(Data((rejected.description + "\n").utf8))

@@ -39,7 +39,12 @@ struct Enqueue: AsyncParsableCommand {
             kind: kind, tenantSlug: tenant, payload: payloadText, runAt: runAt, priority: priority,
             uniqueKey: uniqueKey, count: count, maxAttempts: maxAttempts)
         do { try request.validate() } catch { fail(error) }
-        let outcome = try await database.run { try Admin.enqueue(request, on: $0) }
+        let line = ProgressLine("enqueueing \(request.kind)", json: json || request.count < 100_000)
+        let total = request.count
+        let outcome = try await database.run {
+            try Admin.enqueue(request, progress: { line.update(done: $0, total: total, unit: "jobs") }, on: $0)
+        }
+        line.finish()
         if json { try printJSON(outcome); return }
         if request.count > 1 {
             print("enqueued \(outcome.inserted) \(request.kind) jobs for \(request.tenantSlug)")

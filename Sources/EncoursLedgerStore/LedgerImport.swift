@@ -43,7 +43,7 @@ public enum LedgerImport {
     public static func run(
         kind: ImportKind, fileURL url: URL, fileName: String, tenantID: Int64, tenantCurrency: String, dryRun: Bool,
         actor: String = "encours import", afterChange: ((PostgresConnection, [String]?) throws -> Void)? = nil,
-        on connection: PostgresConnection
+        progress: ((Int) -> Void)? = nil, on connection: PostgresConnection
     ) throws -> Outcome {
         let currency = try CurrencyCode(tenantCurrency)
         return try TenantScope.transaction(tenantID: tenantID, actor: actor, commit: !dryRun, on: connection) { connection in
@@ -54,10 +54,13 @@ public enum LedgerImport {
             try connection.execute(staging.createSQL)
             var pending: [String] = []
             pending.reserveCapacity(copyBatch)
+            var staged = 0
             func flush() throws {
                 guard !pending.isEmpty else { return }
                 try connection.copyIn(staging.copySQL, chunks: pending)
+                staged += pending.count
                 pending.removeAll(keepingCapacity: true)
+                progress?(staged)
             }
             // Duplicate ids are found on the staging table (below), so memory stays flat.
             let parser = ImportParser(kind: kind, fileName: fileName, defaultCurrency: currency, checksDuplicateIDs: false)

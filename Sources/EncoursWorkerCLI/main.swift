@@ -12,7 +12,8 @@ import ServiceLifecycle
 struct EncoursWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encours-worker",
-        abstract: "Runs Encours jobs from the PostgreSQL queue until SIGTERM/SIGINT (or, with --drain, until none is left).")
+        abstract: "Runs Encours jobs from the PostgreSQL queue until SIGTERM/SIGINT (or, with --drain, until none is left).",
+        version: "encours-worker \(BuildInfo.description)")
 
     @Option(name: .customLong("database-url"), help: "libpq connection string or URI (default: $ENCOURS_DATABASE_URL, then $DATABASE_URL).")
     var databaseURL: String?
