@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers: install what Encours needs and run a throwaway PostgreSQL cluster.
 # Source it, then call ensure_packages, start_postgres; stop_postgres runs on exit.
 
@@ -18,7 +19,7 @@ ensure_packages() {
 # The newest installed PostgreSQL server binaries.
 postgres_bin_dir() {
     local dir
-    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    dir=$(printf '%s\n' /usr/lib/postgresql/*/bin | grep -v '\*' | sort -V | tail -1)
     [ -n "$dir" ] || { echo "no PostgreSQL server found under /usr/lib/postgresql" >&2; return 1; }
     echo "$dir"
 }
