@@ -74,6 +74,8 @@ public enum MetricsCatalog {
             "Age of the oldest unfinished job by state, kind and tenant: since its due time, or its claim when running (leader only).",
         "encours_queue_lapsed_leases": "Running jobs whose lease has lapsed (leader only).",
         "encours_workers_alive": "Workers that heartbeated recently (leader only).",
+        "encours_risk_customers": "Customers by tenant and current risk grade (leader only).",
+        "encours_disputes_breached": "Unresolved disputes past their last tier's deadline, by tenant (leader only).",
     ]
 
     /// The exposition with a `# HELP` line before each `# TYPE` line of a metric in ``help``.

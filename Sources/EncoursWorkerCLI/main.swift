@@ -139,6 +139,12 @@ struct EncoursWorker: AsyncParsableCommand {
                 logger: logger)
             services.append(.init(service: scheduler, successTerminationBehavior: .ignore))
         }
+        if metricsPort != nil {
+            // Receivables gauges, read by the queue's elected maintainer only.
+            services.append(.init(
+                service: ReceivablesGauges(connectionString: url, isLeader: { worker.isMaintainer }, logger: logger),
+                successTerminationBehavior: .ignore))
+        }
         if let metricsPort, let registry {
             let server = MetricsServer(registry: registry, host: metricsHost, port: metricsPort, logger: logger) {
                 worker.healthReport()

@@ -196,3 +196,41 @@ struct SchedulerTests {
         }
     }
 }
+
+@Suite("the receivables gauges")
+struct ReceivablesGaugesTests {
+    @Test("grades and breached disputes per tenant, each read in its own tenant's scope")
+    func readings() async throws {
+        try await TestDatabase.with { database in
+            let acme = try await TestTenants.make(database, "acme")
+            let beta = try await TestTenants.make(database, "beta")
+            try await database.withConnection { connection in
+                for (tenant, grades) in [(acme, ["A", "A", "D"]), (beta, ["E"])] {
+                    for (index, grade) in grades.enumerated() {
+                        _ = try connection.query(
+                            "INSERT INTO encours.customers (tenant_id, customer_id, name) VALUES ($1, $2, 'Client')", [tenant, "C\(index)"])
+                        _ = try connection.query(
+                            """
+                            INSERT INTO encours.customer_risk (tenant_id, customer_id, as_of, grade, over_credit_limit, strict_policy)
+                            VALUES ($1, $2, '2026-12-01', $3, false, false)
+                            """, [tenant, "C\(index)", grade])
+                    }
+                }
+                _ = try connection.query(
+                    """
+                    INSERT INTO encours.invoices (tenant_id, invoice_id, customer_id, issue_date, due_date, amount_cents, currency)
+                    VALUES ($1, 'F1', 'C0', '2026-09-01', '2026-10-01', 10000, 'EUR'), ($1, 'F2', 'C0', '2026-09-01', '2026-10-01', 10000, 'EUR')
+                    """, [acme])
+                _ = try connection.query(
+                    """
+                    INSERT INTO encours.disputes (tenant_id, dispute_id, invoice_id, reason, opened_on, status, tier, breached)
+                    VALUES ($1, 'D1', 'F1', 'quality', '2026-10-02', 'escalated', 3, true),
+                           ($1, 'D2', 'F2', 'quality', '2026-10-02', 'escalated', 2, false)
+                    """, [acme])
+            }
+            let readings = try await database.withConnection { try ReceivablesGauges.read(on: $0) }
+            #expect(readings.grades.map { "\($0.0) \($0.1) \($0.2)" } == ["acme A 2", "acme D 1", "beta E 1"])
+            #expect(readings.breached.map { "\($0.0) \($0.1)" } == ["acme 1", "beta 0"])
+        }
+    }
+}

@@ -91,47 +91,32 @@ final class QueueMaintainer: Service, Sendable {
     /// of leader. `encours_queue_jobs{state,kind,tenant}`, `encours_queue_oldest_age_seconds{state,kind,tenant}`,
     /// `encours_queue_lapsed_leases`, `encours_workers_alive`.
     private func gaugesLoop() async {
-        var exported: [[String]: (Gauge, Gauge)] = [:]
-        var totals: (Gauge, Gauge)?
-        let alive = max(configuration.lease, .seconds(10))
+        let labels = ["state", "kind", "tenant"]
+        let families = (
+            jobs: GaugeFamily("encours_queue_jobs", labels: labels), age: GaugeFamily("encours_queue_oldest_age_seconds", labels: labels),
+            lapsed: GaugeFamily("encours_queue_lapsed_leases"), workers: GaugeFamily("encours_workers_alive"))
         func withdraw() {
-            for (jobs, age) in exported.values { jobs.destroy(); age.destroy() }
-            exported = [:]
-            if let (lapsed, workers) = totals { lapsed.destroy(); workers.destroy() }
-            totals = nil
+            for family in [families.jobs, families.age, families.lapsed, families.workers] { family.withdraw() }
         }
+        let alive = max(configuration.lease, .seconds(10))
+        var exporting = false
         while !Task.isCancelled {
             if isLeader {
                 do {
                     let readings = try await slow.withConnection { try QueueStatements.gaugeReadings(alive: alive, on: $0) }
-                    var seen: Set<[String]> = []
-                    for group in readings.groups {
-                        let dimensions = [("state", group.state), ("kind", group.kind), ("tenant", group.tenant)]
-                        let key = [group.state, group.kind, group.tenant]
-                        seen.insert(key)
-                        let gauges = exported[key] ?? (
-                            Gauge(label: "encours_queue_jobs", dimensions: dimensions),
-                            Gauge(label: "encours_queue_oldest_age_seconds", dimensions: dimensions))
-                        gauges.0.record(group.jobs)
-                        gauges.1.record(group.oldestSeconds)
-                        exported[key] = gauges
-                    }
-                    for (key, gauges) in exported where !seen.contains(key) {
-                        gauges.0.destroy()
-                        gauges.1.destroy()
-                        exported[key] = nil
-                    }
-                    let pair = totals ?? (Gauge(label: "encours_queue_lapsed_leases"), Gauge(label: "encours_workers_alive"))
-                    pair.0.record(readings.lapsed)
-                    pair.1.record(readings.workers)
-                    totals = pair
+                    families.jobs.set(readings.groups.map { ([$0.state, $0.kind, $0.tenant], Double($0.jobs)) })
+                    families.age.set(readings.groups.map { ([$0.state, $0.kind, $0.tenant], $0.oldestSeconds) })
+                    families.lapsed.set([([], Double(readings.lapsed))])
+                    families.workers.set([([], Double(readings.workers))])
+                    exporting = true
                 } catch is CancellationError {
-                    return
+                    break
                 } catch {
                     logger.warning("queue gauges not read", metadata: ["error": "\(error)"])
                 }
-            } else if !exported.isEmpty || totals != nil {
+            } else if exporting {
                 withdraw()
+                exporting = false
             }
             try? await Task.sleep(for: Self.gaugeInterval)
         }
