@@ -28,6 +28,9 @@ public enum TenantSettings {
 
     static func isNoCap(_ value: String) -> Bool { ["none", "unlimited"].contains(value.lowercased()) }
 
+    /// The cron settings.
+    static let scheduleKeys: Set<String> = ["dunning_schedule", "risk_schedule", "disputes_schedule"]
+
     /// `none` or `off`: the value that removes a schedule.
     static func removesSchedule(_ value: String) -> Bool { ["none", "off"].contains(value.lowercased()) }
 
@@ -159,7 +162,8 @@ public enum TenantAdmin {
         switch key {
         case "name", "currency", "locale", "timezone":
             return try TenantStore.update(slug: slug, TenantStore.Column(rawValue: key)!, to: value, on: connection)
-        case "dunning_schedule", "risk_schedule", "disputes_schedule" where TenantSettings.removesSchedule(value):
+        // One pattern: a `where` after several patterns would guard only the last of them.
+        case let schedule where TenantSettings.scheduleKeys.contains(schedule) && TenantSettings.removesSchedule(value):
             return try TenantStore.removeSetting(slug: slug, key: key, on: connection)
         case "max_concurrent_jobs":
             return try TenantStore.updateMaxConcurrentJobs(slug: slug, to: TenantSettings.isNoCap(value) ? nil : Int(value), on: connection)

@@ -77,6 +77,19 @@ struct ScheduleCLITests {
             #expect(try await encours(["tenant", "set", "acme", "disputes_schedule", "none"]).status == 0)
             let shown = try await encours(["tenant", "show", "acme", "--json"])
             #expect(shown.status == 0 && !shown.stdout.contains("* * * * *"), "\(shown.stdout)")
+            // Each of the three settings is stored as given, and removed by none.
+            for key in ["dunning_schedule", "risk_schedule", "disputes_schedule"] {
+                #expect(try await encours(["tenant", "set", "acme", key, "0 7 * * 1-5"]).status == 0)
+                let stored = try await database.withConnection { connection in
+                    try connection.query("SELECT settings->>$1 FROM encours.tenants WHERE slug = 'acme'", [key]).decode(String?.self, row: 0, column: 0)
+                }
+                #expect(stored == "0 7 * * 1-5", "\(key)")
+                #expect(try await encours(["tenant", "set", "acme", key, "off"]).status == 0)
+                let removed = try await database.withConnection { connection in
+                    try connection.query("SELECT settings ? $1 FROM encours.tenants WHERE slug = 'acme'", [key]).decode(Bool.self, row: 0, column: 0)
+                }
+                #expect(!removed, "\(key)")
+            }
         }
     }
 }

@@ -47,4 +47,36 @@ struct TerminalTests {
             }
         }
     }
+
+    @Test("--log-format json: every line a job logs carries its tenant, job id and kind")
+    func jobMetadataOnEveryLine() async throws {
+        try await TestDatabase.with { database in
+            let tenantID = try await makeTenant(database, "acme")
+            let outbox = FileManager.default.temporaryDirectory.appending(path: "outbox-\(UUID().uuidString.prefix(8))").path
+            let environment = ["ENCOURS_DATABASE_URL": database.url, "ENCOURS_OUTBOX_DIR": outbox]
+            let customers = try csvFile("c.csv", "customer_id,name\nC1,Un\nC2,Deux\n")
+            let invoices = try csvFile("i.csv", "invoice_id,customer_id,issue_date,due_date,amount\nF1,C1,2025-03-01,2025-03-31,100.00\nF2,C2,2025-03-01,2025-03-31,200.00\n")
+            for (kind, file) in [("customers", customers), ("invoices", invoices)] {
+                #expect(try await Binaries.run("encours", ["import", kind, "--tenant", "acme", file], environment: environment).status == 0)
+            }
+            #expect(try await Binaries.run("encours", ["dunning", "run", "--tenant", "acme", "--as-of", "2025-04-05"], environment: environment).status == 0)
+            let worker = try await Binaries.run(
+                "encours-worker", ["--drain", "--log-format", "json", "--log-level", "debug"], environment: environment)
+            #expect(worker.status == 0, "\(worker.stderr)")
+            let records = worker.stderr.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(records.count == worker.stderr.split(separator: "\n").count, "every line is JSON")
+            // The lines a job's handler writes: its tenant, id and kind on each.
+            let jobLines = records.filter { $0["job.id"] != nil }
+            let messages = Set(jobLines.compactMap { $0["msg"] as? String })
+            #expect(messages.contains("dunning run recorded") && messages.contains("letter written"), "\(messages)")
+            for line in jobLines {
+                #expect(line["tenant.id"] as? String == "\(tenantID)", "\(line)")
+                #expect(["dunning.run", "reminder.deliver", "risk.recalc"].contains(line["job.kind"] as? String ?? ""), "\(line)")
+            }
+            let letters = jobLines.filter { $0["msg"] as? String == "letter written" }
+            #expect(letters.count == 2 && letters.allSatisfy { $0["job.kind"] as? String == "reminder.deliver" && $0["reminder.id"] != nil })
+        }
+    }
 }
