@@ -83,8 +83,9 @@ let package = Package(
         // Receivables rules and CSV parsing: pure Swift, no database (money, dates, import rows).
         // Its byte-level CSV reader replaces CSV.swift, measured too slow and lossy (see README).
         .target(name: "EncoursLedger"),
-        // Cron schedules in a time zone (daylight-saving changes included): pure Swift, no I/O.
-        .target(name: "EncoursSchedule"),
+        // Cron schedules in a time zone (daylight-saving changes included): pure Swift, no I/O;
+        // calendar dates from the ledger's rules.
+        .target(name: "EncoursSchedule", dependencies: ["EncoursLedger"]),
         // Reminder documents: Mustache templates in French and English for each dunning level,
         // amounts formatted for the language; pure Swift, no I/O.
         .target(

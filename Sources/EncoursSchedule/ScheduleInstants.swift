@@ -1,3 +1,4 @@
+import EncoursLedger
 import Foundation
 
 extension CronSchedule {
@@ -17,7 +18,7 @@ extension CronSchedule {
         let lastDay = LocalDay.daysSinceEpoch(ofWallSeconds: last + Self.offset(timeZone, last)) + 1
         var found = Set<Int64>()
         for dayNumber in firstDay...lastDay {
-            for instant in instants(onDay: LocalDay(daysSinceEpoch: dayNumber), in: timeZone) where instant > first && instant <= last {
+            for instant in instants(onDay: dayNumber, in: timeZone) where instant > first && instant <= last {
                 found.insert(instant)
             }
         }
@@ -31,10 +32,10 @@ extension CronSchedule {
         var dayNumber = LocalDay.daysSinceEpoch(ofWallSeconds: first + Self.offset(timeZone, first)) - 1
         let lastDay = LocalDay.daysSinceEpoch(ofWallSeconds: 32_503_680_000)  // 3000-01-01
         while dayNumber <= lastDay {
-            let later = instants(onDay: LocalDay(daysSinceEpoch: dayNumber), in: timeZone).filter { $0 > first }
+            let later = instants(onDay: dayNumber, in: timeZone).filter { $0 > first }
             if let earliest = later.min() {
                 // A wall time shifted past midnight by a gap may come after the next day's first instant.
-                let following = instants(onDay: LocalDay(daysSinceEpoch: dayNumber + 1), in: timeZone).filter { $0 > first }
+                let following = instants(onDay: dayNumber + 1, in: timeZone).filter { $0 > first }
                 return Date(timeIntervalSince1970: TimeInterval(min(earliest, following.min() ?? earliest)))
             }
             dayNumber += 1
@@ -53,9 +54,9 @@ extension CronSchedule {
         return instants
     }
 
-    /// The instants (Unix seconds) of the wall times this schedule has on `day`.
-    func instants(onDay day: LocalDay, in timeZone: TimeZone) -> [Int64] {
-        guard matches(day) else { return [] }
+    /// The instants (Unix seconds) of the wall times this schedule has on day `dayNumber` (days since 1970-01-01).
+    func instants(onDay dayNumber: Int, in timeZone: TimeZone) -> [Int64] {
+        guard let day = LocalDay(daysSinceEpoch: dayNumber), matches(day) else { return [] }
         let midnight = Int64(day.daysSinceEpoch) * 86_400
         var instants: [Int64] = []
         for hour in hours.sorted() {
@@ -85,27 +86,19 @@ extension CronSchedule {
     }
 }
 
-/// A calendar date (proleptic Gregorian) with its day of the week, counted in days since 1970-01-01.
-struct LocalDay: Equatable {
-    let year: Int
+/// A calendar date with its day of the week the way cron counts it, by day number since 1970-01-01.
+struct LocalDay {
     let month: Int
     let day: Int
     /// 0 (Sunday) to 6 (Saturday).
     let weekday: Int
     let daysSinceEpoch: Int
 
-    init(daysSinceEpoch days: Int) {
-        // Howard Hinnant's civil_from_days.
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday (4)
+    /// Nil outside the years a ``CalendarDate`` holds (1–9999).
+    init?(daysSinceEpoch days: Int) {
+        guard let date = try? CalendarDate(daysSinceEpoch: days) else { return nil }
+        (month, day) = (date.month, date.day)
+        weekday = date.weekday.rawValue % 7  // Weekday counts Monday 1 … Sunday 7
         daysSinceEpoch = days
     }
 
