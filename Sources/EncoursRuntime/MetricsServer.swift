@@ -18,7 +18,16 @@ public struct MetricsServer: Service {
     /// Bootstraps swift-metrics with a Prometheus registry once per process and returns the registry.
     public static func bootstrapMetrics() -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Jobs run from milliseconds (a delivery batch) to minutes (a million-invoice dunning
+        // run) and may wait for hours behind a backoff: buckets up to an hour, not the default 10 s.
+        let long: [Duration] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120),
+            .seconds(300), .seconds(600), .seconds(1800), .seconds(3600),
+        ]
+        factory.durationHistogramBuckets = ["encours_job_duration_seconds": long, "encours_job_queue_wait_seconds": long]
+        MetricsSystem.bootstrap(factory)
         return registry
     }
 
