@@ -74,6 +74,12 @@ public enum LedgerImport {
                 if pending.count >= copyBatch { try flush() }
             }
             try flush()
+            // Optional columns the file does not have keep the existing rows' values (a
+            // customer_id;name file renames customers without erasing their emails): copied into
+            // the staged rows before the checks, so those and the update see no change in them.
+            if let keep = staging.keepExistingSQL(present: Set(summary.columns)) {
+                try connection.query(keep, [tenantID])
+            }
             try connection.execute("ANALYZE import_rows")
             func issues(of check: Staging.Check) throws -> [ImportIssue] {
                 try connection.query(check.sql, [tenantID]).rows.map { row in
@@ -431,23 +437,50 @@ struct Staging {
         }
     }
 
-    /// Inserts new ids and updates changed rows; returns (inserted, updated). $1 is the tenant id.
-    var upsertSQL: String {
-        let table: String, columns: [String], key: String
+    /// The optional columns of this kind, as the header names them and as the staging and ledger tables do.
+    var optionalColumns: [(column: ImportColumn, name: String)] {
         switch kind {
         case .customers:
-            table = "customers"; key = "customer_id"
-            columns = ["name", "email", "language", "payment_terms_days", "credit_limit_cents", "policy", "on_hold"]
-        case .invoices:
-            table = "invoices"; key = "invoice_id"
-            columns = ["customer_id", "kind", "applies_to", "issue_date", "due_date", "amount_cents", "currency"]
-        case .payments:
-            table = "payments"; key = "payment_id"
-            columns = ["customer_id", "invoice_id", "received_on", "amount_cents", "currency"]
-        case .disputes:
-            // Only the imported facts; status, tier and deadline belong to the escalation lifecycle.
-            table = "disputes"; key = "dispute_id"
-            columns = ["invoice_id", "reason", "note", "opened_on", "amount_cents"]
+            [(.email, "email"), (.language, "language"), (.paymentTermsDays, "payment_terms_days"), (.creditLimit, "credit_limit_cents"),
+             (.policy, "policy"), (.onHold, "on_hold")]
+        case .invoices: [(.currency, "currency"), (.kind, "kind"), (.appliesTo, "applies_to")]
+        case .payments: [(.invoiceID, "invoice_id"), (.currency, "currency")]
+        case .disputes: [(.amount, "amount_cents"), (.note, "note")]
+        }
+    }
+
+    /// Copies the existing rows' values of the optional columns missing from the file into the
+    /// staged rows of the same ids; nil when the file has them all. $1 is the tenant id.
+    func keepExistingSQL(present: Set<ImportColumn>) -> String? {
+        let missing = optionalColumns.filter { !present.contains($0.column) }.map(\.name)
+        guard !missing.isEmpty else { return nil }
+        let (table, key) = tableAndKey
+        return """
+            UPDATE import_rows s SET \(missing.map { "\($0) = t.\($0)" }.joined(separator: ", "))
+            FROM encours.\(table) t WHERE t.tenant_id = $1 AND t.\(key) = s.\(key)
+            """
+    }
+
+    /// The ledger table of this kind and its id column.
+    var tableAndKey: (table: String, key: String) {
+        switch kind {
+        case .customers: ("customers", "customer_id")
+        case .invoices: ("invoices", "invoice_id")
+        case .payments: ("payments", "payment_id")
+        case .disputes: ("disputes", "dispute_id")
+        }
+    }
+
+    /// Inserts new ids and updates changed rows; returns (inserted, updated). $1 is the tenant id.
+    var upsertSQL: String {
+        let (table, key) = tableAndKey
+        let columns: [String]
+        switch kind {
+        case .customers: columns = ["name", "email", "language", "payment_terms_days", "credit_limit_cents", "policy", "on_hold"]
+        case .invoices: columns = ["customer_id", "kind", "applies_to", "issue_date", "due_date", "amount_cents", "currency"]
+        case .payments: columns = ["customer_id", "invoice_id", "received_on", "amount_cents", "currency"]
+        // Only the imported facts; status, tier and deadline belong to the escalation lifecycle.
+        case .disputes: columns = ["invoice_id", "reason", "note", "opened_on", "amount_cents"]
         }
         // Columns set only when a row is new (a dispute's first deadline; later ones belong to escalation).
         let insertOnly = kind == .disputes ? ["deadline"] : []

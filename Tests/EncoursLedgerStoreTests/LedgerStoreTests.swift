@@ -112,6 +112,42 @@ struct LedgerStoreTests {
         }
     }
 
+    @Test("a re-import without some optional columns keeps those values: names change, emails, terms and currencies stay")
+    func partialReimport() async throws {
+        try await TestDatabase.with { database in
+            _ = try await TestTenants.make(database, "acme")
+            _ = try await importFile(database, "customers", "acme", try csvFile("c.csv", """
+                customer_id,name,email,language,payment_terms_days,credit_limit,policy,on_hold
+                C1,Dupont,compta@dupont.example,en,45,5000.00,standard,true
+                C2,Martin,martin@example.com,fr,30,,standard,false
+
+                """))
+            _ = try await importFile(database, "invoices", "acme", try csvFile("i.csv", """
+                invoice_id,customer_id,issue_date,due_date,amount,currency
+                F1,C1,2026-01-01,2026-01-31,100.00,USD
+
+                """))
+            // A names-only file: one new name, one unchanged, one new customer.
+            let renamed = try await importFile(database, "customers", "acme", try csvFile("c2.csv", "customer_id;name\nC1;Dupont & Fils\nC2;Martin\nC3;Petit\n"))
+            #expect((renamed.inserted, renamed.updated, renamed.unchanged) == (1, 1, 1))
+            // An invoice file without its currency column: the amount changes, USD stays (and is not refused as a currency change).
+            let amended = try await importFile(database, "invoices", "acme", try csvFile("i2.csv", "invoice_id,customer_id,issue_date,due_date,amount\nF1,C1,2026-01-01,2026-01-31,120.00\n"))
+            #expect(amended.updated == 1)
+            let rows = try await database.withConnection { connection in
+                try connection.query(
+                    """
+                    SELECT customer_id, name, coalesce(email, '-'), language, payment_terms_days::text, coalesce(credit_limit_cents::text, '-'), on_hold::text
+                    FROM encours.customers ORDER BY customer_id
+                    """
+                ).rows.map { row in (0..<7).map { row[$0] ?? "" }.joined(separator: " ") }
+            }
+            #expect(rows[0] == "C1 Dupont & Fils compta@dupont.example en 45 500000 true")
+            #expect(rows[1] == "C2 Martin martin@example.com fr 30 - false")
+            #expect(rows[2].hasPrefix("C3 Petit - "), "a new customer gets the defaults: \(rows[2])")
+            #expect(try await database.integer("SELECT count(*) FROM encours.invoices WHERE invoice_id = 'F1' AND currency = 'USD' AND amount_cents = 12000") == 1)
+        }
+    }
+
     @Test("cross-row rules reject the file, list every problem with its line, and change nothing")
     func crossRowRejections() async throws {
         try await TestDatabase.with { database in
