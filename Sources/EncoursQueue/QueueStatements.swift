@@ -37,14 +37,20 @@ enum QueueStatements {
         try connection.query("DELETE FROM encours.leaders WHERE worker_id = $1", [workerID])
     }
 
+    ///
+    /// Unless `durable`, the claim's own transaction commits without waiting for the WAL flush:
+    /// `set_config(..., true)` is local to the statement's transaction, so nothing outlives it on
+    /// the connection (a server connection shared through PgBouncer's transaction pooling
+    /// keeps its settings).
     static func claim(
         workerID: String, limit: Int, lease: Duration, cursor: Int64, tenantIDs: [Int64]?, excludedTenantIDs: [Int64]?,
-        kinds: [String], on connection: PostgresConnection
+        kinds: [String], durable: Bool, on connection: PostgresConnection
     ) throws -> [Job] {
-        try Job.decodeAll(connection.query(
-            """
-            SELECT \(Job.columns) FROM encours.claim_jobs($1, $2, make_interval(secs => $3::double precision), $4, $5, $6, $7)
-            """,
+        let call = "encours.claim_jobs($1, $2, make_interval(secs => $3::double precision), $4, $5, $6, $7)"
+        return try Job.decodeAll(connection.query(
+            durable
+                ? "SELECT \(Job.columns) FROM \(call)"
+                : "SELECT \(Job.columns) FROM (SELECT set_config('synchronous_commit', 'off', true)) AS local_commit, \(call)",
             [workerID, limit, seconds(lease), cursor, tenantIDs, excludedTenantIDs, kinds]))
     }
 

@@ -52,4 +52,33 @@ struct MonitoringViewsTests {
             #expect(readings.groups.map { "\($0.state) \($0.kind) \($0.tenant) \($0.jobs) \(Int($0.oldestSeconds / 60))" }.sorted() == depth)
         }
     }
+
+    @Test("a claim commits without waiting for the WAL flush, set in its own transaction only: the connection keeps its settings (PgBouncer)")
+    func claimCommitIsLocal() async throws {
+        try await TestDatabase.with { database in
+            let acme = try await makeTenant(database, "acme")
+            try await enqueueCopies(database, NewJob(tenantID: acme, kind: "noop"), count: 3)
+            let (claimed, setting, durableClaimed) = try await database.withConnection { connection in
+                // (The test cluster runs with synchronous_commit off; this session says on.)
+                try connection.execute("SET synchronous_commit = on")
+                let claimed = try QueueStatements.claim(
+                    workerID: "w", limit: 2, lease: .seconds(30), cursor: 0, tenantIDs: nil, excludedTenantIDs: nil, kinds: ["noop"],
+                    durable: false, on: connection)
+                let setting = try connection.query("SHOW synchronous_commit").decode(String.self, row: 0, column: 0)
+                let durable = try QueueStatements.claim(
+                    workerID: "w", limit: 2, lease: .seconds(30), cursor: 0, tenantIDs: nil, excludedTenantIDs: nil, kinds: ["noop"],
+                    durable: true, on: connection)
+                return (claimed.count, setting, durable.count)
+            }
+            #expect(claimed == 2 && durableClaimed == 1)
+            #expect(setting == "on", "nothing left on the connection")
+            // What the claim statement's transaction commits with.
+            let inside = try await database.withConnection { connection in
+                try connection.execute("SET synchronous_commit = on")
+                return try connection.query("SELECT current_setting('synchronous_commit') FROM (SELECT set_config('synchronous_commit', 'off', true)) AS local_commit")
+                    .decode(String.self, row: 0, column: 0)
+            }
+            #expect(inside == "off")
+        }
+    }
 }

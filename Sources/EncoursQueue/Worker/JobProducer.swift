@@ -167,7 +167,7 @@ final class JobProducer: Service, Sendable {
             try QueueStatements.claim(
                 workerID: configuration.workerID, limit: limit, lease: configuration.lease, cursor: cursor,
                 tenantIDs: configuration.tenantIDs, excludedTenantIDs: configuration.excludedTenantIDs,
-                kinds: kinds, on: $0)
+                kinds: kinds, durable: configuration.durableClaims, on: $0)
         }
     }
 

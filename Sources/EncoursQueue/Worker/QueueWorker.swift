@@ -59,12 +59,11 @@ public final class QueueWorker: Service, Sendable {
             PostgresSession(connectionString: connectionString, name: name, setupSQL: setupSQL)
         }
         pool = PostgresPool(connectionString: connectionString, size: configuration.handlerConnections, name: "encours-handler")
-        // Claims commit without waiting for the WAL flush: a claim lost in a server crash only
-        // makes its jobs available again (their lease lapses), which at-least-once delivery allows.
-        // Enqueues and completions stay durable. See BENCHMARKS.md for what this buys.
-        claimSessions = (0..<configuration.claimConnections).map { index in
-            session("encours-claim-\(index)", setupSQL: configuration.durableClaims ? nil : "SET synchronous_commit = off")
-        }
+        // Claims commit without waiting for the WAL flush (set in each claim's own transaction,
+        // see QueueStatements.claim): a claim lost in a server crash only makes its jobs available
+        // again (their lease lapses), which at-least-once delivery allows. Enqueues and
+        // completions stay durable. See BENCHMARKS.md for what this buys.
+        claimSessions = (0..<configuration.claimConnections).map { index in session("encours-claim-\(index)") }
         controlSession = session("encours-control")
         maintenanceSession = session("encours-maintenance")
         retentionSession = session("encours-retention")
