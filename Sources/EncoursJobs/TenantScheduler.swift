@@ -86,6 +86,9 @@ public struct TenantScheduler: Service {
         // Stops at the start of a graceful shutdown: nothing new is enqueued while jobs drain.
         await cancelWhenGracefulShutdown {
             var failing = false
+            // The first pass waits one interval: a worker started on an unmigrated database has
+            // stopped by then with its one-line message, without a scheduler error before it.
+            try? await Task.sleep(for: configuration.interval)
             while !Task.isCancelled {
                 do {
                     let pass = try await session.transaction { try Self.pass(configuration: configuration, logger: logger, on: $0) }
