@@ -125,7 +125,8 @@ public enum DunningAdmin {
 
     static func parseDate(_ text: String) throws -> CalendarDate {
         do { return try CalendarDate(parsing: text) } catch {
-            throw AdminError(.invalidInput, "invalid --as-of \"\(text.prefix(40))\": expected YYYY-MM-DD or DD/MM/YYYY")
+            let why = error.code == .nonexistentDate ? "no such date" : "expected YYYY-MM-DD or DD/MM/YYYY"
+            throw AdminError(.invalidInput, "invalid --as-of \"\(text.prefix(40))\": \(why)")
         }
     }
 

@@ -98,7 +98,7 @@ struct DunningCLITests {
             // Bad input for the run itself.
             let badDate = try await encours(["dunning", "run", "--tenant", "acme", "--as-of", "2025-02-30"])
             #expect(badDate.status == 1)
-            #expect(badDate.stderr.contains("invalid --as-of \"2025-02-30\""), "\(badDate.stderr)")
+            #expect(badDate.stderr.contains("invalid --as-of \"2025-02-30\": no such date"), "\(badDate.stderr)")
             let badStatus = try await encours(["reminders", "list", "--tenant", "acme", "--status", "lost"])
             #expect(badStatus.status == 1)
             #expect(badStatus.stderr.contains("expected pending, sent or failed"))
