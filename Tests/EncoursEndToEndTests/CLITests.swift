@@ -185,7 +185,8 @@ struct CLITests {
             let record = try JSONSerialization.jsonObject(with: Data(firstLog.utf8)) as? [String: Any]
             #expect(record?["msg"] as? String == "worker started")
 
-            let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 700}"#)])
+            // Long enough to be seen running by a slow poll on a loaded machine (it was missed at 700 ms).
+            let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 4000}"#)])
             let worker = try Binaries.start("encours-worker", ["--concurrency", "2"], environment: environment)
             try await eventually(database) { try JobQueue.job(id: ids[0], on: $0)?.state == .running }
             worker.signal(SIGTERM)
