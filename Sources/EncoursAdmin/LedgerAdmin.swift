@@ -26,12 +26,22 @@ public enum LedgerAdmin {
         let tenant = try TenantStore.find(slug: tenantSlug, on: connection)
         // A change to the ledger enqueues the risk recalculation of the customers it touches
         // (today, in the tenant's time zone), committed with the import.
-        return try LedgerImport.run(
+        let outcome = try LedgerImport.run(
             kind: importKind, fileURL: URL(fileURLWithPath: path), fileName: path, tenantID: tenant.id,
             tenantCurrency: tenant.currency, dryRun: dryRun,
             afterChange: { connection, customers in try enqueueRiskRecalc(tenantID: tenant.id, customerIDs: customers, on: connection) },
             progress: progress, on: connection)
+        // Fresh statistics after a large import: a dunning run planned on a table the planner
+        // still thinks empty (autovacuum has not visited it yet) took 8 s instead of 0.14 s for
+        // 5,000 customers, and past the lease for 10,000. As the schema owner, outside the tenant scope.
+        if !dryRun, outcome.inserted + outcome.updated >= analyzeThreshold {
+            try LedgerImport.analyze(kind: importKind, on: connection)
+        }
+        return outcome
     }
+
+    /// Rows an import must write before it refreshes the table's planner statistics.
+    static let analyzeThreshold = 1_000
 
     /// `encours promises add`.
     public static func addPromise(

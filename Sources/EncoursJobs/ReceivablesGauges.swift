@@ -10,7 +10,7 @@ import ServiceLifecycle
 ///
 /// Read every ``interval`` in each tenant's own scope (row-level security holds for the
 /// worker too), two small grouped queries per tenant.
-public struct ReceivablesGauges: Service {
+public struct ReceivablesGauges: Service, CustomStringConvertible {
     let connectionString: String
     let interval: Duration
     let isLeader: @Sendable () -> Bool
@@ -40,6 +40,9 @@ public struct ReceivablesGauges: Service {
         }
         return (grades, breached)
     }
+
+    /// What service-lifecycle logs for this service: never the connection string (it may hold a password).
+    public var description: String { "ReceivablesGauges(every \(interval))" }
 
     public func run() async throws {
         let session = PostgresSession(connectionString: connectionString, name: "encours-receivables-gauges")

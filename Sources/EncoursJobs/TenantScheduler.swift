@@ -69,7 +69,7 @@ public struct SchedulerConfiguration: Sendable {
 /// does the work. A schedule seen for the first time starts now; a removed one forgets its
 /// cursor. Instants are computed in the tenant's time zone with the daylight-saving rules of
 /// ``CronSchedule``.
-public struct TenantScheduler: Service {
+public struct TenantScheduler: Service, CustomStringConvertible {
     let connectionString: String
     let configuration: SchedulerConfiguration
     let logger: Logger
@@ -79,6 +79,9 @@ public struct TenantScheduler: Service {
         self.configuration = configuration
         self.logger = logger
     }
+
+    /// What service-lifecycle logs for this service: never the connection string (it may hold a password).
+    public var description: String { "TenantScheduler(every \(configuration.interval))" }
 
     public func run() async throws {
         let session = PostgresSession(connectionString: connectionString, name: "encours-scheduler")

@@ -40,6 +40,13 @@ public enum LedgerImport {
     /// When the import changes the ledger (not on a dry run), `afterChange` runs in its transaction
     /// with the customers the file touches (nil when more than ``RiskRecalc/maximumNamedCustomers``):
     /// the admin layer enqueues their risk recalculation there, so it commits with the import.
+    /// Refreshes the planner statistics of the table an import of `kind` writes (its owner only;
+    /// row-level security does not apply to statistics).
+    @available(*, noasync)
+    public static func analyze(kind: ImportKind, on connection: PostgresConnection) throws {
+        try connection.execute("ANALYZE encours.\(Staging(kind: kind).tableAndKey.table)")
+    }
+
     public static func run(
         kind: ImportKind, fileURL url: URL, fileName: String, tenantID: Int64, tenantCurrency: String, dryRun: Bool,
         actor: String = "encours import", afterChange: ((PostgresConnection, [String]?) throws -> Void)? = nil,

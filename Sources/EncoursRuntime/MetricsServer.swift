@@ -5,7 +5,7 @@ import Prometheus
 import ServiceLifecycle
 
 /// Serves Prometheus `/metrics` and a `/healthz` probe over HTTP, as a `Service`.
-public struct MetricsServer: Service {
+public struct MetricsServer: Service, CustomStringConvertible {
     /// Reports whether the process is healthy, with a one-line reason.
     public typealias HealthCheck = @Sendable () -> (healthy: Bool, detail: String)
 
@@ -38,6 +38,9 @@ public struct MetricsServer: Service {
         self.logger = logger
         self.health = health
     }
+
+    /// What service-lifecycle logs for this service.
+    public var description: String { "MetricsServer(\(host):\(port))" }
 
     public func run() async throws {
         let router = Router()

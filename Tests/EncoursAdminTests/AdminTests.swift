@@ -140,4 +140,27 @@ struct AdminTests {
             }
         }
     }
+
+    @Test("a large import refreshes its table's planner statistics; a small one leaves them to autovacuum")
+    func importAnalyzes() async throws {
+        try await TestDatabase.with { database in
+            _ = try await TestTenants.make(database, "acme")
+            func reltuples(_ table: String) async throws -> Double {
+                try await database.withConnection { connection in
+                    try connection.query("SELECT reltuples::float8 FROM pg_class WHERE oid = ('encours.' || $1)::regclass", [table])
+                        .decode(Double.self, row: 0, column: 0)
+                }
+            }
+            let directory = FileManager.default.temporaryDirectory.appending(path: "analyze-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let small = directory.appending(path: "small.csv").path
+            try "customer_id,name\nS1,Small\n".write(toFile: small, atomically: true, encoding: .utf8)
+            _ = try await database.withConnection { try LedgerAdmin.importFile(kind: "customers", tenantSlug: "acme", path: small, dryRun: false, on: $0) }
+            #expect(try await reltuples("customers") < 0, "never analyzed after 1 row")
+            let large = directory.appending(path: "large.csv").path
+            try ("customer_id,name\n" + (1...1_500).map { "C\($0),Client \($0)\n" }.joined()).write(toFile: large, atomically: true, encoding: .utf8)
+            _ = try await database.withConnection { try LedgerAdmin.importFile(kind: "customers", tenantSlug: "acme", path: large, dryRun: false, on: $0) }
+            #expect(try await reltuples("customers") == 1_501)
+        }
+    }
 }

@@ -174,6 +174,15 @@ struct SchedulerTests {
         }
     }
 
+    @Test("the services describe themselves without their connection string (service-lifecycle logs them at debug)")
+    func descriptionsHideThePassword() {
+        let url = "postgresql://app:S3cret-pw@db.example/encours"
+        for text in ["\(TenantScheduler(connectionString: url, logger: quiet))",
+                     "\(ReceivablesGauges(connectionString: url, isLeader: { false }, logger: quiet))"] {
+            #expect(!text.contains("S3cret-pw") && !text.contains("db.example"), "\(text)")
+        }
+    }
+
     @Test("a tenant's scope sees its own schedule rows only")
     func isolation() async throws {
         try await TestDatabase.with { database in
