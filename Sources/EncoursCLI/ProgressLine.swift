@@ -1,3 +1,4 @@
+import EncoursPostgres
 import Foundation
 
 /// A progress line on standard error, redrawn in place at most five times a second, and only
@@ -19,8 +20,7 @@ final class ProgressLine: @unchecked Sendable {
     /// `done` of `total` (when known) `unit`s: count, rate, share and an estimate of the time left.
     func update(done: Int, total: Int?, unit: String) {
         guard enabled else { return }
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = (ContinuousClock.now - started).inSeconds
         var parts = ["\(Self.grouped(done)) \(unit)"]
         if seconds > 0.2 { parts.append("\(Self.grouped(Int(Double(done) / seconds))) \(unit)/s") }
         if let total, total > 0, done > 0 {
@@ -33,8 +33,7 @@ final class ProgressLine: @unchecked Sendable {
     /// A state and the time spent, for `--wait`.
     func update(state: String) {
         guard enabled else { return }
-        let elapsed = ContinuousClock.now - started
-        draw("\(state) · \(Self.duration(Double(elapsed.components.seconds)))")
+        draw("\(state) · \(Self.duration((ContinuousClock.now - started).inSeconds.rounded(.down)))")
     }
 
     /// Clears the line (what follows is printed on a clean line).

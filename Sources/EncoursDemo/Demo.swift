@@ -229,7 +229,3 @@ public enum Demo {
         progress("stopped the workers (exit \(statuses.map(String.init).joined(separator: ", ")))")
     }
 }
-
-extension Duration {
-    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

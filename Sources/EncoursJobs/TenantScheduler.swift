@@ -185,7 +185,7 @@ public struct TenantScheduler: Service, CustomStringConvertible {
                 continue
             }
             // Instants after the cursor up to now, within the catch-up window, the latest few.
-            let windowStart = max(cursor, now.addingTimeInterval(-configuration.catchUpWindow.seconds))
+            let windowStart = max(cursor, now.addingTimeInterval(-configuration.catchUpWindow.inSeconds))
             var instants = schedule.instants(after: windowStart, through: now, in: zone)
             var skipped = windowStart > cursor ? schedule.instants(after: cursor, through: windowStart, in: zone).count : 0
             if instants.count > configuration.maximumCatchUp {
@@ -233,12 +233,5 @@ public struct TenantScheduler: Service, CustomStringConvertible {
                               WHERE u.tenant_id = c.tenant_id AND u.schedule = c.schedule)
             """, [cursorTenants, cursorSchedules])
         return pass
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a `TimeInterval`.
-    var seconds: TimeInterval {
-        TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
     }
 }
