@@ -22,15 +22,10 @@ public enum ScheduledWork: String, CaseIterable, Sendable {
     /// for the same work (a run asked for by hand and a scheduled one never both wait).
     public func job(tenantID: Int64, instant: Date, timeZone: TimeZone) throws -> NewJob {
         switch self {
-        case .dunning: DunningRunHandler.job(tenantID: tenantID, asOf: try Self.localDate(instant, timeZone))
-        case .risk: try RiskRecalcHandler.job(tenantID: tenantID, asOf: try Self.localDate(instant, timeZone), customerID: nil)
+        case .dunning: DunningRunHandler.job(tenantID: tenantID, asOf: try CronSchedule.localDate(of: instant, in: timeZone))
+        case .risk: try RiskRecalcHandler.job(tenantID: tenantID, asOf: try CronSchedule.localDate(of: instant, in: timeZone), customerID: nil)
         case .disputes: DisputesEscalateHandler.job(tenantID: tenantID, at: Self.utcText(instant))
         }
-    }
-
-    static func localDate(_ instant: Date, _ timeZone: TimeZone) throws -> CalendarDate {
-        let seconds = Int64(instant.timeIntervalSince1970.rounded(.down)) + Int64(timeZone.secondsFromGMT(for: instant))
-        return try CalendarDate(daysSinceEpoch: Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400))
     }
 
     /// `2026-12-04T06:00:00Z`.

@@ -77,6 +77,12 @@ extension CronSchedule {
         return candidates.min() ?? wall - earlier
     }
 
+    /// The calendar date clocks in `timeZone` show at `instant` (a scheduled run's as-of date).
+    public static func localDate(of instant: Date, in timeZone: TimeZone) throws -> CalendarDate {
+        let seconds = Self.seconds(instant)
+        return try CalendarDate(daysSinceEpoch: LocalDay.daysSinceEpoch(ofWallSeconds: seconds + offset(timeZone, seconds)))
+    }
+
     static func offset(_ timeZone: TimeZone, _ instant: Int64) -> Int64 {
         Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(instant))))
     }

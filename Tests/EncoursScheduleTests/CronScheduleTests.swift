@@ -127,6 +127,13 @@ struct CronScheduleTests {
             == ["2026-12-31T00:00:00Z", "2027-01-31T00:00:00Z", "2027-03-31T00:00:00Z"])
     }
 
+    @Test("an instant's date is the one the tenant's clocks show: 23:30 UTC on 31 December is 1 January in Paris")
+    func localDates() throws {
+        #expect(try CronSchedule.localDate(of: at("2026-12-31T23:30:00Z"), in: paris).isoString == "2027-01-01")
+        #expect(try CronSchedule.localDate(of: at("2026-12-31T23:30:00Z"), in: utc).isoString == "2026-12-31")
+        #expect(try CronSchedule.localDate(of: at("2027-01-01T03:00:00Z"), in: newYork).isoString == "2026-12-31")
+    }
+
     @Test("zones without daylight saving and with half-hour offsets")
     func otherZones() throws {
         let kolkata = TimeZone(identifier: "Asia/Kolkata")!
