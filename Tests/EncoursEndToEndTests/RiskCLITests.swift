@@ -35,10 +35,7 @@ struct RiskCLITests {
             try await TestServers.withWebhookReceiver(secret: secret) { receiver in
                 try await TestDatabase.with { database in
                     _ = try await makeTenant(database, "acme")
-                    let environment = [
-                        "ENCOURS_DATABASE_URL": database.url, "ENCOURS_SMTP_URL": "smtp://127.0.0.1:\(sink.port)",
-                        "ENCOURS_OUTBOX_DIR": FileManager.default.temporaryDirectory.appending(path: "outbox-\(UUID().uuidString.prefix(8))").path,
-                    ]
+                    let environment = deliveryEnvironment(database, smtpPort: sink.port)
                     func encours(_ arguments: [String]) async throws -> Binaries.Result {
                         try await Binaries.run("encours", arguments, environment: environment)
                     }

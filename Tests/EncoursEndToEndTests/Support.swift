@@ -43,6 +43,15 @@ func temporaryFile(_ name: String, _ data: Data) throws -> String {
     return url.path
 }
 
+/// The environment of a CLI or worker run on `database` that mails through the SMTP sink on
+/// `smtpPort` and writes letters to a fresh outbox.
+func deliveryEnvironment(_ database: TestDatabase, smtpPort: Int) -> [String: String] {
+    [
+        "ENCOURS_DATABASE_URL": database.url, "ENCOURS_SMTP_URL": "smtp://127.0.0.1:\(smtpPort)",
+        "ENCOURS_OUTBOX_DIR": FileManager.default.temporaryDirectory.appending(path: "outbox-\(UUID().uuidString.prefix(8))").path,
+    ]
+}
+
 func csvFile(_ name: String, _ text: String) throws -> String { try temporaryFile(name, Data(text.utf8)) }
 
 let sageCustomers = "\u{FEFF}customer_id;name;email;language;payment_terms_days;credit_limit;on_hold\r\n"
