@@ -153,6 +153,11 @@ public struct TenantScheduler: Service, CustomStringConvertible {
             WHERE s.key = ANY ($1::text[]) AND btrim(s.value) <> ''
             ORDER BY t.id, s.key
             """, [keys])
+        // The schedules still set (the others forget their cursors), and the cursors to move: a
+        // schedule's first pass, or one that had instants. A schedule with none since its cursor
+        // keeps it (nothing lies between it and now), so a quiet pass writes no row.
+        var setTenants: [Int64] = []
+        var setSchedules: [String] = []
         var cursorTenants: [Int64] = []
         var cursorSchedules: [String] = []
         var cursorExpressions: [String] = []
@@ -172,11 +177,16 @@ public struct TenantScheduler: Service, CustomStringConvertible {
                 logger.error("tenant time zone unknown; schedule skipped", metadata: ["tenant.id": "\(tenantID)", "timezone": "\(zoneName)"])
                 continue
             }
-            cursorTenants.append(tenantID)
-            cursorSchedules.append(work.rawValue)
-            cursorExpressions.append(schedule.expression)
+            setTenants.append(tenantID)
+            setSchedules.append(work.rawValue)
+            func moveCursor() {
+                cursorTenants.append(tenantID)
+                cursorSchedules.append(work.rawValue)
+                cursorExpressions.append(schedule.expression)
+            }
             guard let cursor else {
                 pass.started += 1
+                moveCursor()
                 continue
             }
             // Instants after the cursor up to now, within the catch-up window, the latest few.
@@ -188,6 +198,8 @@ public struct TenantScheduler: Service, CustomStringConvertible {
                 instants.removeFirst(instants.count - configuration.maximumCatchUp)
             }
             pass.skipped += skipped
+            if instants.isEmpty && skipped == 0 { continue }
+            moveCursor()
             if skipped > 0 || instants.count > 1 {
                 logger.warning(
                     "schedule instants missed while no worker ran: the latest are enqueued",
@@ -211,22 +223,24 @@ public struct TenantScheduler: Service, CustomStringConvertible {
                 pass.enqueued.append(ScheduledRun(tenantID: tenantID, work: work, instant: instant, jobID: jobID))
             }
         }
-        // Every schedule evaluated through the pass's time; the schedules no longer set forget theirs.
-        try connection.query(
-            """
-            INSERT INTO encours.schedule_cursors (tenant_id, schedule, expression, evaluated_through)
-            SELECT u.tenant_id, u.schedule, u.expression, $4::timestamptz
-            FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u (tenant_id, schedule, expression)
-            ON CONFLICT (tenant_id, schedule) DO UPDATE
-            SET expression = EXCLUDED.expression,
-                evaluated_through = greatest(encours.schedule_cursors.evaluated_through, EXCLUDED.evaluated_through)
-            """, [cursorTenants, cursorSchedules, cursorExpressions, now])
+        // The cursors moved are evaluated through the pass's time; the schedules no longer set forget theirs.
+        if !cursorTenants.isEmpty {
+            try connection.query(
+                """
+                INSERT INTO encours.schedule_cursors (tenant_id, schedule, expression, evaluated_through)
+                SELECT u.tenant_id, u.schedule, u.expression, $4::timestamptz
+                FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u (tenant_id, schedule, expression)
+                ON CONFLICT (tenant_id, schedule) DO UPDATE
+                SET expression = EXCLUDED.expression,
+                    evaluated_through = greatest(encours.schedule_cursors.evaluated_through, EXCLUDED.evaluated_through)
+                """, [cursorTenants, cursorSchedules, cursorExpressions, now])
+        }
         try connection.query(
             """
             DELETE FROM encours.schedule_cursors c
             WHERE NOT EXISTS (SELECT 1 FROM unnest($1::bigint[], $2::text[]) AS u (tenant_id, schedule)
                               WHERE u.tenant_id = c.tenant_id AND u.schedule = c.schedule)
-            """, [cursorTenants, cursorSchedules])
+            """, [setTenants, setSchedules])
         return pass
     }
 }
