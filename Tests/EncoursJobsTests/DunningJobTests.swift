@@ -42,7 +42,7 @@ struct DunningJobTests {
     /// A small draining worker with short leases, polls and retries, for the handlers' job tests.
     static func drainingConfiguration() -> WorkerConfiguration {
         WorkerConfiguration(
-            concurrency: 2, lease: .seconds(10), pollInterval: .milliseconds(50), drain: true,
+            concurrency: 2, lease: .seconds(30), pollInterval: .milliseconds(50), drain: true,
             retryPolicy: RetryPolicy(base: .milliseconds(20), maximum: .milliseconds(100)), promotionInterval: .milliseconds(50))
     }
 

@@ -36,7 +36,7 @@ struct JobsTests {
             }
             let worker = QueueWorker(
                 connectionString: database.url,
-                configuration: WorkerConfiguration(concurrency: 4, lease: .seconds(5), pollInterval: .milliseconds(50), drain: true),
+                configuration: WorkerConfiguration(concurrency: 4, lease: .seconds(30), pollInterval: .milliseconds(50), drain: true),
                 handlers: try JobCatalog.handlers(), logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
             try await worker.run()
             let states = try await database.withConnection { connection in
@@ -70,7 +70,7 @@ struct JobsTests {
             }
             let worker = QueueWorker(
                 connectionString: database.url,
-                configuration: WorkerConfiguration(concurrency: 2, lease: .seconds(5), pollInterval: .milliseconds(50), drain: true),
+                configuration: WorkerConfiguration(concurrency: 2, lease: .seconds(30), pollInterval: .milliseconds(50), drain: true),
                 handlers: try JobCatalog.handlers(), logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
             try await worker.run()
             let jobs = try await database.withConnection { connection in
@@ -123,7 +123,7 @@ struct JobsTests {
             let outbox = FileManager.default.temporaryDirectory.appending(path: "outbox-\(UUID().uuidString.prefix(8))").path
             let worker = QueueWorker(
                 connectionString: database.url,
-                configuration: WorkerConfiguration(concurrency: 2, lease: .seconds(5), pollInterval: .milliseconds(50), drain: true),
+                configuration: WorkerConfiguration(concurrency: 2, lease: .seconds(30), pollInterval: .milliseconds(50), drain: true),
                 handlers: try JobCatalog.handlers(delivery: DeliveryConfiguration(outboxDirectory: outbox)),
                 logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
             try await worker.run()

@@ -13,9 +13,12 @@ func makeTenant(_ database: TestDatabase, _ slug: String, maxConcurrentJobs: Int
     try await TestTenants.make(database, slug, maxConcurrentJobs: maxConcurrentJobs)
 }
 
-/// A quick configuration for tests: short lease, fast retries and polling.
+/// A quick configuration for tests: fast retries and polling.
+///
+/// The lease is long enough (30 s) that a machine loaded by the whole test run never lets a
+/// heartbeat lapse; tests about lapsed leases pass their own short lease.
 func testConfiguration(
-    concurrency: Int = 8, lease: Duration = .seconds(5), listen: Bool = true, poll: Duration = .milliseconds(100),
+    concurrency: Int = 8, lease: Duration = .seconds(30), listen: Bool = true, poll: Duration = .milliseconds(100),
     drain: Bool = false
 ) -> WorkerConfiguration {
     WorkerConfiguration(
