@@ -12,8 +12,7 @@ public struct JobContext: Sendable {
     let pool: PostgresPool
     let workerID: String
     let lease: Duration
-    /// The worker's record of this attempt: its transactions renew its local lease deadline and
-    /// note a completion there.
+    /// The worker's record of this attempt: its transactions note a completion there.
     let attempt: HeldJob
 
     init(job: Job, logger: Logger, pool: PostgresPool, workerID: String, lease: Duration, attempt: HeldJob) {
@@ -27,12 +26,17 @@ public struct JobContext: Sendable {
 
     /// Runs `body` in one transaction that is fenced by this attempt's lease and scoped to the job's tenant.
     ///
-    /// Before `body` runs, the job's row is locked and checked to still be `running` this attempt
-    /// for this worker (its lease is extended at the same time); if not, nothing runs and the call
-    /// throws `leaseLost` — or `cancelled` when a cancel was requested. `body` then runs as the
+    /// Before `body` runs, the job's row is locked (`FOR KEY SHARE`) and checked to still be
+    /// `running` this attempt for this worker; if not, nothing runs and the call throws
+    /// `leaseLost` — or `cancelled` when a cancel was requested. That lock keeps every rescuer
+    /// off the job until the transaction ends, yet lets the worker's heartbeats go on renewing
+    /// the lease, so a transaction may run longer than the lease. `body` then runs as the
     /// tenant's role (row-level security) with the job's own tenant, never one from the payload.
     /// Jobs enqueued through ``JobTransaction/enqueue(_:)``, and the job's own completion when
     /// ``JobTransaction/completeJob()`` is called, commit or roll back with `body`'s writes.
+    ///
+    /// A transaction left idle for longer than the lease (its process stopped, say) is ended
+    /// by PostgreSQL (`idle_in_transaction_session_timeout`), which releases the job to rescue.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (JobTransaction) throws -> T) async throws -> T {
         let (job, workerID, lease, attempt) = (self.job, self.workerID, self.lease, self.attempt)
         return try await pool.withConnection { connection in
@@ -50,12 +54,13 @@ extension JobContext {
     /// ``transaction(_:)``. `body` runs as the tenant's role (row-level security) in the job's
     /// own tenant scope.
     public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        let job = self.job
+        let (job, lease) = (self.job, self.lease)
         return try await pool.withConnection { connection in
             try connection.execute("BEGIN")
             do {
                 // The scope's own row is in an unlogged table: the commit has nothing to flush.
                 try connection.execute("SET LOCAL synchronous_commit = off")
+                try JobTransaction.setIdleTimeout(lease: lease, on: connection)
                 try TenantScope.assume(tenantID: job.tenantID, actor: "job \(job.id) (\(job.kind))", on: connection)
                 try connection.execute("SET LOCAL transaction_read_only = on")
                 let value = try body(connection)
@@ -109,6 +114,15 @@ public final class JobTransaction {
         return copied
     }
 
+    /// Ends the current transaction on the server when it stays idle for as long as the lease:
+    /// a worker stopped mid-transaction (SIGSTOP, a debugger, a frozen VM) must not hold its job
+    /// locked, and its tenant's rows, until it wakes. Transaction-local, so safe behind PgBouncer.
+    @available(*, noasync)
+    static func setIdleTimeout(lease: Duration, on connection: PostgresConnection) throws {
+        let milliseconds = max(1_000, Int(lease.components.seconds) * 1_000 + Int(lease.components.attoseconds / 1_000_000_000_000_000))
+        try connection.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [String(milliseconds)])
+    }
+
     /// Marks the job completed when this transaction commits, together with its writes.
     public func completeJob() {
         completesJob = true
@@ -119,24 +133,24 @@ public final class JobTransaction {
         job: Job, workerID: String, lease: Duration, attempt: HeldJob, on connection: PostgresConnection,
         _ body: (JobTransaction) throws -> T
     ) throws -> T {
-        let sent = ContinuousClock.now
         try connection.execute("BEGIN")
         do {
-            // The fence, as the schema owner: the row stays locked until the end of the transaction,
-            // so no rescuer can take the job meanwhile.
+            try setIdleTimeout(lease: lease, on: connection)
+            // The fence, as the schema owner. FOR KEY SHARE conflicts with the rescuers' FOR UPDATE
+            // (they skip the job until this transaction ends) but not with the heartbeats'
+            // FOR NO KEY UPDATE: the lease goes on being renewed however long `body` takes.
             guard let fence = try connection.query(
                 """
-                UPDATE encours.jobs SET lease_expires_at = now() + make_interval(secs => $4::double precision)
+                SELECT cancel_requested FROM encours.jobs
                 WHERE id = $1 AND attempt = $2 AND worker_id = $3 AND state = 'running'
-                RETURNING cancel_requested
-                """, [job.id, job.attempt, workerID, QueueStatements.seconds(lease)]
+                FOR KEY SHARE
+                """, [job.id, job.attempt, workerID]
             ).first else {
                 throw QueueError(.leaseLost, "job \(job.id) attempt \(job.attempt) is no longer leased to worker \(workerID); nothing was written")
             }
             if try fence.decode(0, as: Bool.self) {
                 throw QueueError(.cancelled, "job \(job.id) was cancelled; nothing was written")
             }
-            attempt.renewed(at: sent)
             try TenantScope.assume(tenantID: job.tenantID, actor: "job \(job.id) (\(job.kind))", on: connection)
             let transaction = JobTransaction(connection: connection, job: job)
             let value = try body(transaction)

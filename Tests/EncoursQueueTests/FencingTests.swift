@@ -315,3 +315,117 @@ struct JobContextReadTests {
         }
     }
 }
+
+/// `test.long`: one transaction that writes an effect, sleeps on the server for
+/// `sleep_seconds`, and completes the job with it.
+struct LongTransactionHandler: JobHandler {
+    let kind = "test.long"
+
+    func handle(_ context: JobContext) async throws {
+        let seconds = try JobPayload(context.job.payload).integer("sleep_seconds") ?? 1
+        try await context.transaction { transaction in
+            try transaction.connection.query("INSERT INTO public.effects (job_id) VALUES ($1)", [transaction.job.id])
+            try transaction.connection.query("SELECT pg_sleep($1::double precision)", [seconds])
+            transaction.completeJob()
+        }
+    }
+}
+
+/// Holds a handler's thread between two statements until released.
+final class StallSwitch: Sendable {
+    private let on = Mutex(true)
+    var isOn: Bool { on.withLock { $0 } }
+    func release() { on.withLock { $0 = false } }
+}
+
+@Suite("Handler transactions longer than the lease, and stalled ones")
+struct LongTransactionTests {
+    @Test("a transaction three times longer than the lease completes once: heartbeats renew the lease meanwhile and no rescuer takes the job")
+    func longTransactionCompletes() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            try await database.withConnection {
+                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
+            }
+            let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "test.long", payload: #"{"sleep_seconds": 9}"#, maxAttempts: 1)])
+            let rescued = Mutex(0)
+            try await withWorker(database, testConfiguration(lease: .seconds(3)), handlers: [LongTransactionHandler()]) { _ in
+                // Until the transaction sleeps on the server.
+                try await eventually(database) { connection in
+                    try connection.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'")
+                        .decode(Int.self, row: 0, column: 0) == 1
+                }
+                let first = try await database.withConnection {
+                    try $0.query("SELECT extract(epoch FROM lease_expires_at)::float8 FROM encours.jobs WHERE id = $1", [ids[0]]).decode(Double.self, row: 0, column: 0)
+                }
+                // Rescuers racing the transaction find nothing lapsed, and the lease moves on.
+                try await eventually(database, timeout: .seconds(20)) { connection in
+                    let outcome = try QueueStatements.rescueExpired(limit: 10, policy: noRetry, on: connection)
+                    rescued.withLock { $0 += outcome.total }
+                    let lease = try connection.query("SELECT extract(epoch FROM lease_expires_at)::float8 FROM encours.jobs WHERE id = $1", [ids[0]])
+                        .first.map { try $0.decode(0, as: Double?.self) } ?? nil
+                    return lease.map { $0 > first + 3 } ?? true
+                }
+                try await eventually(database, timeout: .seconds(30)) { try JobQueue.job(id: ids[0], on: $0)?.state.isFinal == true }
+            }
+            let job = try await fetchJob(database, ids[0])
+            #expect(job.state == .completed, "\(job.errors)")
+            #expect(job.attempt == 1)
+            #expect(job.errors.isEmpty, "\(job.errors)")
+            #expect(rescued.withLock { $0 } == 0)
+            #expect(try await database.integer("SELECT count(*) FROM public.effects") == 1)
+        }
+    }
+
+    @Test("a transaction left idle longer than the lease (its worker stopped) is ended by PostgreSQL: the job can be rescued, nothing commits")
+    func stalledTransactionIsEnded() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            try await database.withConnection {
+                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
+            }
+            let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop")])
+            let job = try #require(try await claim(database, worker: "W", limit: 1).first)
+            let lease = Duration.seconds(2)
+            let held = HeldJob(id: job.id, attempt: job.attempt, tenantID: job.tenantID, kind: job.kind, lease: lease, claimedAt: .now)
+            let pool = PostgresPool(connectionString: database.url, size: 1)
+            let context = JobContext(job: job, logger: quietLogger, pool: pool, workerID: "W", lease: lease, attempt: held)
+            let (startedStream, started) = AsyncStream<Void>.makeStream()
+            let stalled = StallSwitch()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        try await context.transaction { transaction in
+                            try transaction.connection.query("INSERT INTO public.effects (job_id) VALUES ($1)", [transaction.job.id])
+                            started.yield()
+                            // Stopped between two statements, as under SIGSTOP: idle in transaction.
+                            while stalled.isOn { Thread.sleep(forTimeInterval: 0.05) }
+                            try transaction.connection.query("SELECT 1")
+                            transaction.completeJob()
+                        }
+                        Issue.record("a transaction idle past its timeout committed")
+                    } catch let error as PostgresError {
+                        #expect(!error.description.isEmpty)
+                    }
+                }
+                for await _ in startedStream { break }
+                // While the transaction holds the job, a rescuer skips it even though the lease lapsed.
+                #expect(try await lapseAndRescue(database, ids[0]).total == 0)
+                // PostgreSQL ends the idle transaction after the lease; then the rescue goes through.
+                try await eventually(database, timeout: .seconds(15)) { connection in
+                    try connection.query("UPDATE encours.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1 AND state = 'running'", [ids[0]])
+                    return try QueueStatements.rescueExpired(limit: 10, policy: noRetry, on: connection).retried == 1
+                }
+                stalled.release()
+                try await group.waitForAll()
+            }
+            await pool.close()
+            let rescued = try await fetchJob(database, ids[0])
+            #expect(rescued.state == .retryable || rescued.state == .available)
+            #expect(rescued.errors.last?.error.contains("worker lost") == true, "\(rescued.errors)")
+            #expect(try await database.integer("SELECT count(*) FROM public.effects") == 0)
+            let terminated = try await database.integer("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()")
+            #expect(terminated == 0)
+        }
+    }
+}

@@ -258,3 +258,17 @@ for path in glob.glob(os.path.join(sys.argv[1], "*.json")):
     print(record.get("message_id"), ",".join(record.get("rcpt_tos", [])))
 PY
 }
+
+# pause_postgres [MODE]: stops the drill's cluster (pg_ctl stop -m MODE: fast by default, or
+# immediate, a crash without shutdown checkpoint); PG_DIR, its data and PG_PORT are kept for
+# resume_postgres.
+pause_postgres() {
+    as_cluster_owner "$(postgres_bin_dir)/pg_ctl" -D "$PG_DIR/data" -m "${1:-fast}" -w -t 60 stop >/dev/null
+}
+
+# resume_postgres: starts the cluster pause_postgres stopped, on the same port with the options
+# start_postgres uses; waits until it accepts connections (after crash recovery, if any).
+resume_postgres() {
+    as_cluster_owner "$(postgres_bin_dir)/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start -o \
+        "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 $PG_SETTINGS" >/dev/null
+}

@@ -63,7 +63,8 @@ final class LeaseKeeper: Service, Sendable {
                 job.renewed(at: sent)
                 if cancelRequested { job.stop(.cancelRequested) }
             } else if let cancelRequested = outcome.busy[job.id] {
-                // Locked by its own transaction, which renewed the lease when it began.
+                // Locked for a moment by its completion being written (in its own transaction or by
+                // the completer): renewed at the next heartbeat if it is still running then.
                 if cancelRequested { job.stop(.cancelRequested) }
             } else if held.job(job.id) === job, job.stop(.leaseLost) {
                 logger.warning("lost the lease of a running job; stopping it without recording its result", metadata: [
