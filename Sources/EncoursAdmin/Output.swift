@@ -204,12 +204,10 @@ public struct TenantView: Encodable, Sendable {
             settings[key] = defaultValue.map(JSONValue.string) ?? .null
         }
         for (key, value) in tenant.settings {
-            if TenantSettings.secretKeys.contains(key) {
-                settings[key] = .string("********")
-            } else if key == "escalation_policy" {
+            if key == "escalation_policy" {
                 settings[key] = JSONValue(parsing: value)
             } else {
-                settings[key] = .string(value)
+                settings[key] = .string(TenantSettings.displayed(value, key: key))
             }
         }
         self.settings = settings

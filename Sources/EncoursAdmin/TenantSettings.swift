@@ -37,6 +37,32 @@ public enum TenantSettings {
     /// The longest tenant name, in characters.
     public static let maximumNameLength = 200
 
+    /// A setting's value as `tenant show` and `tenant set` print it: secrets as `********`, and
+    /// the password and query values of `webhook_url` masked the same way (a URL such as
+    /// `https://hooks:pw@example.com/in?token=t` may carry credentials of its own), so that a
+    /// terminal, a log or a pasted screenshot never shows them.
+    public static func displayed(_ value: String, key: String) -> String {
+        if secretKeys.contains(key) { return mask }
+        guard key == "webhook_url" else { return value }
+        return maskedURL(value)
+    }
+
+    private static let mask = "********"
+
+    /// `url` with its password and every query value replaced by the mask (unparsable: masked whole
+    /// after the scheme and host, if they can be found).
+    static func maskedURL(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return mask }
+        if components.percentEncodedPassword != nil { components.percentEncodedPassword = mask }
+        if let items = components.percentEncodedQueryItems, !items.isEmpty {
+            components.percentEncodedQueryItems = items.map { URLQueryItem(name: $0.name, value: $0.value == nil ? nil : mask) }
+        } else if components.percentEncodedQuery != nil {
+            components.percentEncodedQuery = mask
+        }
+        if components.percentEncodedFragment != nil { components.percentEncodedFragment = mask }
+        return components.string ?? mask
+    }
+
     /// A value as an error message may show it: on one line, control characters escaped, at
     /// most 200 characters; a secret is never shown.
     static func shown(_ value: String, key: String) -> String {

@@ -42,7 +42,7 @@ struct TenantCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a tenant and its settings (secrets masked).")
+        static let configuration = CommandConfiguration(abstract: "Show a tenant and its settings (secrets, and the password and query of webhook_url, masked).")
         @OptionGroup var database: DatabaseOptions
         @Argument var slug: String
         @Flag(help: "Print JSON.") var json = false
@@ -68,8 +68,7 @@ struct TenantCommand: AsyncParsableCommand {
         func run() async throws {
             let (slug, key, value) = (self.slug, self.key, self.value)
             _ = try await database.run { try TenantAdmin.set(slug: slug, key: key, value: value, on: $0) }
-            let shown = TenantSettings.secretKeys.contains(key) ? "********" : value
-            print("\(slug): \(key) = \(shown)")
+            print("\(slug): \(key) = \(TenantSettings.displayed(value, key: key))")
         }
     }
 }

@@ -117,6 +117,18 @@ struct AdminTests {
         try TenantSettings.validate(key: "name", value: "Société Générale d'Œuvres — مصنع 🏭")
     }
 
+    @Test("tenant show masks secrets and the password, query values and fragment of webhook_url, and nothing else")
+    func displayedSettings() {
+        #expect(TenantSettings.displayed("whsec-0123456789abcdef", key: "webhook_secret") == "********")
+        #expect(
+            TenantSettings.displayed("https://hooks:pa%40ss@example.com:8443/in/encours?token=abc&v=2#frag", key: "webhook_url")
+                == "https://hooks:********@example.com:8443/in/encours?token=********&v=********#********")
+        #expect(TenantSettings.displayed("https://example.com/in?flag", key: "webhook_url") == "https://example.com/in?flag")
+        #expect(TenantSettings.displayed("https://user@example.com/in", key: "webhook_url") == "https://user@example.com/in")
+        #expect(TenantSettings.displayed("https://example.com/in", key: "webhook_url") == "https://example.com/in")
+        #expect(TenantSettings.displayed("relances@example.com", key: "smtp_from") == "relances@example.com")
+    }
+
     @Test("importing a directory says so; an aging report in a currency the tenant does not use says so")
     func ledgerCommandEdges() async throws {
         try await TestDatabase.with { database in
