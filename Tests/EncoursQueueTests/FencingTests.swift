@@ -173,9 +173,7 @@ struct FencingTests {
         try await TestDatabase.with { database in
             let acme = try await makeTenant(database, "acme")
             let beta = try await makeTenant(database, "beta")
-            try await database.withConnection {
-                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
-            }
+            try await makeEffectsTable(database)
             _ = try await enqueue(database, [NewJob(tenantID: beta, kind: "noop", payload: #"{"sleep_ms": 60000}"#)])
             let ids = try await enqueue(database, [
                 NewJob(tenantID: acme, kind: "test.scoped", payload: #"{"mode": "complete"}"#, maxAttempts: 1),
@@ -206,9 +204,7 @@ struct FencingTests {
     func transactionRefusedWithoutLease() async throws {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
-            try await database.withConnection {
-                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
-            }
+            try await makeEffectsTable(database)
             let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop"), NewJob(tenantID: tenant, kind: "noop")])
             let jobs = try await claim(database, worker: "W", limit: 2)
             _ = try await lapseAndRescue(database, ids[0])
@@ -297,9 +293,7 @@ struct JobContextReadTests {
         try await TestDatabase.with { database in
             let acme = try await makeTenant(database, "acme")
             let beta = try await makeTenant(database, "beta")
-            try await database.withConnection {
-                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
-            }
+            try await makeEffectsTable(database)
             _ = try await enqueue(database, [NewJob(tenantID: beta, kind: "noop", payload: #"{"sleep_ms": 60000}"#)])
             let ids = try await enqueue(database, [NewJob(tenantID: acme, kind: "test.read", maxAttempts: 1)])
             let seen = ScopeObservations()
@@ -344,9 +338,7 @@ struct LongTransactionTests {
     func longTransactionCompletes() async throws {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
-            try await database.withConnection {
-                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
-            }
+            try await makeEffectsTable(database)
             let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "test.long", payload: #"{"sleep_seconds": 9}"#, maxAttempts: 1)])
             let rescued = Mutex(0)
             try await withWorker(database, testConfiguration(lease: .seconds(3)), handlers: [LongTransactionHandler()]) { _ in
@@ -381,9 +373,7 @@ struct LongTransactionTests {
     func stalledTransactionIsEnded() async throws {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
-            try await database.withConnection {
-                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
-            }
+            try await makeEffectsTable(database)
             let ids = try await enqueue(database, [NewJob(tenantID: tenant, kind: "noop")])
             let job = try #require(try await claim(database, worker: "W", limit: 1).first)
             let lease = Duration.seconds(2)

@@ -291,9 +291,7 @@ struct QueueEngineTests {
     func transactionalEnqueue() async throws {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
-            try await database.withConnection {
-                try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
-            }
+            try await makeEffectsTable(database)
             let ids = try await enqueue(database, [
                 NewJob(tenantID: tenant, kind: "test.chain", payload: #"{"mode": "commit"}"#, maxAttempts: 1),
                 NewJob(tenantID: tenant, kind: "test.chain", payload: #"{"mode": "fail"}"#, maxAttempts: 1),

@@ -13,6 +13,14 @@ func makeTenant(_ database: TestDatabase, _ slug: String, maxConcurrentJobs: Int
     try await TestTenants.make(database, slug, maxConcurrentJobs: maxConcurrentJobs)
 }
 
+/// Creates `public.effects (job_id)`, where test handlers record what their transactions wrote,
+/// writable by the tenant role.
+func makeEffectsTable(_ database: TestDatabase) async throws {
+    try await database.withConnection {
+        try $0.execute("CREATE TABLE public.effects (job_id bigint PRIMARY KEY); GRANT SELECT, INSERT ON public.effects TO encours_tenant")
+    }
+}
+
 /// A quick configuration for tests: fast retries and polling.
 ///
 /// The lease is long enough (30 s) that a machine loaded by the whole test run never lets a
