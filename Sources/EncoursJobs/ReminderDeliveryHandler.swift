@@ -215,7 +215,8 @@ public struct ReminderDeliveryHandler: JobHandler {
         }
         let completes = outcomes.retried.isEmpty && !interrupted
         let recorded = outcomes
-        try await context.transaction { transaction in
+        // Sent is sent: a lost connection must not make the retry send these again.
+        try await context.transaction(retryingWhileUnreachable: true) { transaction in
             try write(recorded, transaction.connection)
             if completes { transaction.completeJob() }
         }

@@ -84,6 +84,27 @@ public final class PostgresConnection {
         return PQstatus(handle) == CONNECTION_OK
     }
 
+    /// Reads what the server sent while the connection sat idle, then says whether it is still
+    /// usable.
+    ///
+    /// libpq notices a closed connection only when it next does I/O, so after a server restart
+    /// an idle connection still reads `CONNECTION_OK` and the next statement fails. This reads,
+    /// without blocking, whatever is waiting on the socket (the server's "terminating connection"
+    /// notice, the end of the stream), so a connection the server closed is found out before
+    /// it is used. Notifications read here stay queued for ``waitForNotifications(timeout:interrupt:)``.
+    public func refreshStatus() -> Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        guard PQtransactionStatus(handle) == PQTRANS_IDLE else { return true }
+        // The notice and the end of the stream may come in two reads.
+        for _ in 0..<4 {
+            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { break }
+            guard PQconsumeInput(handle) == 1 else { break }
+            _ = PQisBusy(handle)  // parses what was read (an error while idle becomes a notice)
+        }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
     /// Where the connection stands between statements.
     public enum TransactionStatus: Sendable {
         /// Idle, outside any transaction: the state a connection must be returned in.

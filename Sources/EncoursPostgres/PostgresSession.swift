@@ -135,7 +135,9 @@ public actor PostgresSession {
     }
 
     private func liveConnection() throws -> PostgresConnection {
-        if let connection, connection.isHealthy { return connection }
+        // Checked with a read, not only libpq's status: a server restart closes idle connections
+        // without libpq noticing until the next statement fails.
+        if let connection, connection.refreshStatus() { return connection }
         connection?.close()
         connection = nil
         let fresh = try PostgresConnection(connectionString: connectionString, options: options)

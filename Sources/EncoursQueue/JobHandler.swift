@@ -46,6 +46,45 @@ public struct JobContext: Sendable {
 }
 
 extension JobContext {
+    /// Runs ``transaction(_:)``, and runs it again while the database cannot be reached, until
+    /// it commits or the attempt is stopped.
+    ///
+    /// For the write that records what a handler already did outside the database (messages
+    /// sent, files written): when that write fails because the connection was lost — a server
+    /// restart, a failover — failing the attempt would do the work again on its retry. Here the
+    /// worker tries again (100 ms, doubling to 2 s) for as long as it holds the job: the fence is
+    /// checked anew each time, and the lease keeper stops the attempt (cancelling this wait)
+    /// before its lease can lapse. Other errors are thrown at once. `body` may run more than once,
+    /// so it must only write, never send.
+    public func transaction<T: Sendable>(
+        retryingWhileUnreachable: Bool, _ body: @escaping @Sendable (JobTransaction) throws -> T
+    ) async throws -> T {
+        guard retryingWhileUnreachable else { return try await transaction(body) }
+        var delay = Duration.milliseconds(100)
+        var failures = 0
+        while true {
+            do {
+                let value = try await transaction(body)
+                if failures > 0 {
+                    logger.notice("recorded the attempt's outcome once the database was back", metadata: ["tries": "\(failures + 1)"])
+                }
+                return value
+            } catch let connectionError as PostgresError where connectionError.isConnectionError {
+                failures += 1
+                if failures == 1 {
+                    logger.warning("could not record the attempt's outcome: the database is unreachable; trying again while the job's lease holds",
+                                   metadata: ["error": "\(connectionError)"])
+                }
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    throw connectionError  // stopped (lease deadline, shutdown): the lost connection is the reason
+                }
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
     /// Runs `body` in a read-only transaction scoped to the job's tenant, without the lease fence.
     ///
     /// For reads that prepare the attempt's work (loading what to send): nothing it does can be

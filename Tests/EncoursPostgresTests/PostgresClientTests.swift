@@ -194,6 +194,41 @@ struct PostgresClientTests {
         }
     }
 
+    @Test("a connection the server closed while it sat idle is found out before it is used: the next statement runs on a fresh one")
+    func closedIdleConnectionIsReplaced() async throws {
+        try await TestDatabase.with { database in
+            let pool = PostgresPool(connectionString: database.url, size: 1)
+            let first = try await pool.withConnection { try $0.query("SELECT pg_backend_pid()").decode(Int.self, row: 0, column: 0) }
+            // As a server restart does: the idle backend is told to go and its socket closed.
+            _ = try await database.withConnection { try $0.query("SELECT pg_terminate_backend($1)", [first]).count }
+            let gone = try await database.waitUntil(timeout: .seconds(10)) { connection in
+                try connection.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", [first]).decode(Int.self, row: 0, column: 0) == 0
+            }
+            #expect(gone)
+            let second = try await pool.withConnection { try $0.query("SELECT pg_backend_pid()").decode(Int.self, row: 0, column: 0) }
+            #expect(second != first)
+            await pool.close()
+
+            // The check itself, on the session's thread: true while open, false once the server closed it.
+            let session = database.session(name: "refresh-status")
+            let url = database.url
+            let noticed = try await session.withConnection { connection -> Bool in
+                let pid = try connection.query("SELECT pg_backend_pid()").decode(Int.self, row: 0, column: 0)
+                guard connection.refreshStatus() else { return false }
+                let admin = try PostgresConnection(connectionString: url)
+                defer { admin.close() }
+                try admin.query("SELECT pg_terminate_backend($1, 5000)", [pid])
+                for _ in 0..<200 {
+                    if !connection.refreshStatus() { return !connection.isHealthy }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+                return false
+            }
+            #expect(noticed)
+            await session.close()
+        }
+    }
+
     @Test("cancelling the calling task cancels the statement on the server")
     func cancellationCancelsTheStatement() async throws {
         try await TestDatabase.with { database in

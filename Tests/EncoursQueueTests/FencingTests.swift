@@ -419,3 +419,70 @@ struct LongTransactionTests {
         }
     }
 }
+
+/// `test.record-after-loss`: writes its effect with `transaction(retryingWhileUnreachable:)`; on
+/// the first run of that body its connection is terminated by the server mid-transaction (mode
+/// `lose`), or the body fails with a SQL error (mode `sql-error`).
+struct RecordAfterLossHandler: JobHandler {
+    let kind = "test.record-after-loss"
+    let databaseURL: String
+    let runs: RunCounter
+
+    func handle(_ context: JobContext) async throws {
+        let mode = try JobPayload(context.job.payload).string("mode") ?? "lose"
+        let (url, runs) = (databaseURL, self.runs)
+        try await context.transaction(retryingWhileUnreachable: true) { transaction in
+            let run = runs.next()
+            try transaction.connection.query("INSERT INTO public.effects (job_id) VALUES ($1)", [transaction.job.id])
+            if mode == "sql-error" { try transaction.connection.query("SELECT 1 / 0") }
+            if run == 1 {
+                let pid = try transaction.connection.query("SELECT pg_backend_pid()").decode(Int.self, row: 0, column: 0)
+                let admin = try PostgresConnection(connectionString: url)
+                defer { admin.close() }
+                try admin.query("SELECT pg_terminate_backend($1, 5000)", [pid])
+                try transaction.connection.query("SELECT 1")
+            }
+            transaction.completeJob()
+        }
+    }
+}
+
+/// Counts the runs of a body.
+final class RunCounter: Sendable {
+    private let count = Mutex(0)
+    func next() -> Int { count.withLock { $0 += 1; return $0 } }
+    var value: Int { count.withLock { $0 } }
+}
+
+@Suite("Recording an outcome through a lost connection")
+struct RecordingThroughLossTests {
+    @Test("a write that loses its connection is run again on a fresh one and commits once with the completion; a SQL error is not retried")
+    func retriesWhileUnreachable() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            try await makeEffectsTable(database)
+            let lost = try await enqueue(database, [NewJob(tenantID: tenant, kind: "test.record-after-loss", payload: #"{"mode": "lose"}"#, maxAttempts: 1)])
+            let runs = RunCounter()
+            let handler = RecordAfterLossHandler(databaseURL: database.url, runs: runs)
+            try await withWorker(database, testConfiguration(), handlers: [handler]) { _ in
+                try await eventually(database) { try JobQueue.job(id: lost[0], on: $0)?.state.isFinal == true }
+            }
+            let job = try await fetchJob(database, lost[0])
+            #expect(job.state == .completed, "\(job.errors)")
+            #expect(job.attempt == 1)
+            #expect(runs.value == 2, "the body ran again after the lost connection")
+            #expect(try await database.integer("SELECT count(*) FROM public.effects") == 1)
+
+            let failing = try await enqueue(database, [NewJob(tenantID: tenant, kind: "test.record-after-loss", payload: #"{"mode": "sql-error"}"#, maxAttempts: 1)])
+            let sqlRuns = RunCounter()
+            try await withWorker(database, testConfiguration(), handlers: [RecordAfterLossHandler(databaseURL: database.url, runs: sqlRuns)]) { _ in
+                try await eventually(database) { try JobQueue.job(id: failing[0], on: $0)?.state.isFinal == true }
+            }
+            let failed = try await fetchJob(database, failing[0])
+            #expect(failed.state == .discarded)
+            #expect(failed.errors.last?.error.contains("division by zero") == true, "\(failed.errors)")
+            #expect(sqlRuns.value == 1)
+            #expect(try await database.integer("SELECT count(*) FROM public.effects") == 1)
+        }
+    }
+}
