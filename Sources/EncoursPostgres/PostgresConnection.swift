@@ -328,9 +328,17 @@ public final class PostgresConnection {
         }
     }
 
+    /// libpq's message on one line: its lines joined by "; " (a line already ending in
+    /// punctuation by a space), so "…failed: Connection refused" and "Is the server running…"
+    /// stay two sentences.
     static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }.joined(separator: " ")
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var joined = ""
+        for line in lines {
+            if let last = joined.last { joined += ".:;,?!".contains(last) ? " " : "; " }
+            joined += line
+        }
+        return joined
     }
 
     private static func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
