@@ -54,7 +54,9 @@ public enum Admin {
                 throw AdminError(
                     .invalidInput, "invalid --unique-key: \(uniqueKey.utf8.count) bytes; use 1 to \(NewJob.maximumUniqueKeyBytes)")
             }
-            do { _ = try JobPayload(payload) } catch { throw AdminError(.invalidInput, "invalid --payload: \(error.message)") }
+            do { try JobCatalog.validate(kind: kind, payload: payload) } catch {
+                throw AdminError(.invalidInput, "invalid --payload: \(error.message)")
+            }
         }
     }
 

@@ -145,7 +145,9 @@ public struct ReminderDeliveryHandler: JobHandler {
             return (deliveries, deliveries.isEmpty ? [] : try ReminderTemplateStore.load(on: connection))
         }
         guard !deliveries.isEmpty else {
-            context.logger.info("reminders already delivered or failed; nothing to do", metadata: ["reminder.ids": "\(reminderIDs.count)"])
+            context.logger.info(
+                "no pending reminder of this tenant among those named (already delivered, failed, or not this tenant's); nothing to do",
+                metadata: ["reminder.ids": "\(reminderIDs.count)"])
             return
         }
         let templates = Result { () throws(ReminderError) -> ReminderTemplates in
@@ -181,7 +183,9 @@ public struct ReminderDeliveryHandler: JobHandler {
     /// Sends a notification to the tenant (its `alert_email` or `webhook_url`) and records the outcome.
     func deliverNotification(_ notificationID: Int64, context: JobContext) async throws {
         guard let delivery = try await context.read({ try NotificationStore.pending(notificationID: notificationID, on: $0) }) else {
-            context.logger.info("notification already delivered or failed; nothing to do", metadata: ["notification.id": "\(notificationID)"])
+            context.logger.info(
+                "the notification is not pending for this tenant (already delivered, failed, or not this tenant's); nothing to do",
+                metadata: ["notification.id": "\(notificationID)"])
             return
         }
         var logger = context.logger

@@ -15,7 +15,7 @@ public struct JobPayload: Sendable {
 
     /// A top-level field's value, as far as the accessors need it.
     private enum Field: Sendable {
-        case string(String), integer(Int), number(Double), bool(Bool), integers([Int]), null, other
+        case string(String), integer(Int), number(Double), bool(Bool), integers([Int]), strings([String]), null, other
     }
 
     /// Parses and checks `text`; throws `invalidInput` with a one-line reason.
@@ -53,7 +53,13 @@ public struct JobPayload: Sendable {
                     guard let number = element as? NSNumber, !Self.isBoolean(number) else { return nil }
                     return Int(exactly: number)
                 }
-                fields[key] = integers.count == array.count ? .integers(integers) : .other
+                if integers.count == array.count {
+                    fields[key] = .integers(integers)
+                } else if let strings = array as? [String] {
+                    fields[key] = .strings(strings)
+                } else {
+                    fields[key] = .other
+                }
             default: fields[key] = .other
             }
         }
@@ -89,6 +95,19 @@ public struct JobPayload: Sendable {
         default: throw wrongType(name, "an array of whole numbers")
         }
     }
+
+    /// A field holding an array of strings (`[]` included); nil when absent or null.
+    public func strings(_ name: String) throws(QueueError) -> [String]? {
+        switch fields[name] {
+        case nil, .null?: return nil
+        case .strings(let values)?: return values
+        case .integers(let values)? where values.isEmpty: return []
+        default: throw wrongType(name, "an array of strings")
+        }
+    }
+
+    /// The names of the payload's top-level fields, sorted.
+    public var fieldNames: [String] { fields.keys.sorted() }
 
     /// A boolean field; nil when absent or null.
     public func bool(_ name: String) throws(QueueError) -> Bool? {

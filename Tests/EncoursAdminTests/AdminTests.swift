@@ -48,6 +48,16 @@ struct AdminTests {
     @Test("an enqueue request is checked field by field before the database is asked")
     func enqueueRequestValidation() throws {
         try Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", count: 1_000_000).validate()
+        // Every field each kind's handler reads is accepted.
+        for (kind, payload) in [
+            ("dunning.run", #"{"as_of": "2026-12-01"}"#), ("reminder.deliver", #"{"reminder_ids": [1, 2]}"#),
+            ("reminder.deliver", #"{"reminder_id": 3}"#), ("reminder.deliver", #"{"notification_id": "4"}"#),
+            ("risk.recalc", #"{"as_of": "2026-12-01", "customer_id": "C1", "customer_ids": ["C2", "C3"]}"#),
+            ("risk.recalc", #"{"customer_ids": []}"#), ("disputes.escalate", #"{"at": "2026-12-03T09:00:00Z"}"#),
+            ("noop", #"{"sleep_ms": 5, "fail": "boom"}"#), ("noop", "{}"),
+        ] {
+            try Admin.EnqueueRequest(kind: kind, tenantSlug: "acme", payload: payload).validate()
+        }
         for (request, expected) in [
             (Admin.EnqueueRequest(kind: "nope", tenantSlug: "acme"), "unknown job kind"),
             (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", count: 1_000_001), "--count"),
@@ -55,6 +65,9 @@ struct AdminTests {
             (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", priority: 0), "--priority"),
             (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", payload: "[]"), "--payload"),
             (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", uniqueKey: ""), "--unique-key"),
+            (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", payload: #"{"sleep": 10}"#), #"unknown field "sleep" in a noop payload; its fields are sleep_ms, fail"#),
+            (Admin.EnqueueRequest(kind: "risk.recalc", tenantSlug: "acme", payload: #"{"tenant_id": 2}"#), #"unknown field "tenant_id""#),
+            (Admin.EnqueueRequest(kind: "noop", tenantSlug: "acme", payload: #"{"sleep_ms": "soon"}"#), "sleep_ms"),
         ] {
             do {
                 try request.validate()

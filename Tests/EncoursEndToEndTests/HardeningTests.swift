@@ -41,6 +41,13 @@ struct HardeningTests {
                 (["enqueue", "noop", "--tenant", "acme", "--count", "1000001"], "--count 1000001: use 1 to 1000000"),
                 (["enqueue", "noop", "--tenant", "acme", "--count", "9223372036854775807"], "--count"),
                 (["enqueue", "noop", "--tenant", "acme", "--payload", #"{"a": "x\u0000y"}"#], "\\u0000"),
+                (["enqueue", "dunning.run", "--tenant", "acme", "--payload", #"{"as_off": "2026-12-01"}"#],
+                 #"unknown field "as_off" in a dunning.run payload; its fields are as_of"#),
+                (["enqueue", "dunning.run", "--tenant", "acme", "--payload", #"{"as_of": "2026-02-30"}"#], #"as_of "2026-02-30" is not a date"#),
+                (["enqueue", "reminder.deliver", "--tenant", "acme", "--payload", #"{"reminder_ids": ["1"]}"#], "reminder_ids"),
+                (["enqueue", "reminder.deliver", "--tenant", "acme"], "names reminder_ids, reminder_id or notification_id"),
+                (["enqueue", "risk.recalc", "--tenant", "acme", "--payload", #"{"customer_ids": [1, 2]}"#], "customer_ids"),
+                (["enqueue", "disputes.escalate", "--tenant", "acme", "--payload", #"{"at": "tomorrow"}"#], "at:"),
                 (["enqueue", "noop", "--tenant", "acme", "--unique-key", String(repeating: "k", count: 600)], "--unique-key: 600 bytes; use 1 to 512"),
                 (["enqueue", "noop", "--tenant", "acme", "--max-attempts", "0"], "--max-attempts"),
                 (["enqueue", "noop", "--tenant", "acme", "--payload-file", bigPayload], "more than 1048576 bytes"),
@@ -67,13 +74,13 @@ struct HardeningTests {
             #expect(tenant == nil)
 
             // A payload from a file and from standard input.
-            let good = try temporaryFile("good.json", Data(#"{"note": "é ✓ \"quoted\""}"#.utf8))
+            let good = try temporaryFile("good.json", Data(#"{"fail": "é ✓ \"quoted\""}"#.utf8))
             #expect(try await Binaries.run("encours", ["enqueue", "noop", "--tenant", "acme", "--payload-file", good], environment: environment).status == 0)
             let piped = try await Binaries.runSystem(
-                "/bin/sh", ["-c", #"printf '{"from": "stdin"}' | "$0" enqueue noop --tenant acme --payload-file - --database-url "$1""#, binary, database.url])
+                "/bin/sh", ["-c", #"printf '{"fail": "stdin"}' | "$0" enqueue noop --tenant acme --payload-file - --database-url "$1""#, binary, database.url])
             #expect(piped.status == 0, "\(piped.stderr)")
             let notes = try await database.withConnection {
-                try $0.query("SELECT coalesce(payload->>'note', payload->>'from') FROM encours.jobs ORDER BY id").rows.compactMap { $0[0] }
+                try $0.query("SELECT payload->>'fail' FROM encours.jobs ORDER BY id").rows.compactMap { $0[0] }
             }
             #expect(notes == ["é ✓ \"quoted\"", "stdin"])
         }

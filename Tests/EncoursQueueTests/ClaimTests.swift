@@ -30,6 +30,26 @@ struct ClaimTests {
         }
     }
 
+    @Test("a --drain worker runs every retry of its failing jobs before it exits, even a retry whose failure is still being recorded")
+    func drainWaitsForUnrecordedRetries() async throws {
+        try await TestDatabase.with { database in
+            let tenant = try await makeTenant(database, "acme")
+            try await enqueueCopies(database, NewJob(tenantID: tenant, kind: "noop", payload: #"{"fail": "boom"}"#, maxAttempts: 3), count: 40)
+            // The race is a matter of milliseconds: four drains give it four chances to show.
+            for concurrency in [8, 1, 4, 2] {
+                try await database.withConnection {
+                    try $0.execute("UPDATE encours.jobs SET state = 'available', run_at = now(), uncounted_attempts = attempt, errors = '[]'")
+                }
+                let worker = QueueWorker(
+                    connectionString: database.url, configuration: testConfiguration(concurrency: concurrency, drain: true),
+                    handlers: [ScriptedHandler()], logger: quietLogger)
+                try await worker.run()
+                #expect(try await stateCount(database, .discarded) == 40, "concurrency \(concurrency): every job ran its 3 attempts")
+                #expect(try await database.integer("SELECT count(*) FROM encours.jobs WHERE jsonb_array_length(errors) = 3") == 40)
+            }
+        }
+    }
+
     @Test("tenants at their cap, excluded tenants and tenants outside --tenants never use up a claim")
     func ineligibleTenantsAreSkipped() async throws {
         try await TestDatabase.with { database in

@@ -124,7 +124,9 @@ final class JobProducer: Service, Sendable {
                 if !jobs.isEmpty { metrics.recordRunning(held.runningCount) }
                 cursor = Self.nextCursor(after: cursor, claimedTenants: jobs.map(\.tenantID))
                 if jobs.count == requested { continue }
-                if configuration.drain, jobs.isEmpty, held.runningCount == 0, await isDrained(on: session) {
+                // Held, not only running: a failed attempt whose retry is not recorded yet is
+                // still work for this drain (its record makes it due within the lease).
+                if configuration.drain, jobs.isEmpty, held.count == 0, await isDrained(on: session) {
                     logger.debug("drained: no job left to take")
                     break
                 }
