@@ -52,13 +52,13 @@ final class CurlTransferState {
     /// Set when the calling task is cancelled; the progress callback then aborts the transfer.
     let cancellation = CancellationFlag()
 
-    /// Prepares for a new transfer.
+    /// Prepares for a new transfer. The cancellation flag is left alone: the caller clears it
+    /// before it installs its cancellation handler, and a cancel that came since must stand.
     func reset(upload: [UInt8]) {
         self.upload = upload
         uploadOffset = 0
         response.removeAll(keepingCapacity: true)
         serverLines.removeAll(keepingCapacity: true)
-        cancellation.reset()
     }
 }
 
@@ -203,10 +203,13 @@ final class CurlEasyHandle {
     }
 
     /// Runs one transfer with `upload` as the bytes to send, blocking the calling thread.
+    ///
+    /// When the transfer is already cancelled (``CurlTransferState/cancellation``), nothing is
+    /// sent: the outcome is `CURLE_ABORTED_BY_CALLBACK`, as for a transfer aborted midway.
     func perform(upload: [UInt8] = []) -> CurlTransferOutcome {
         state.reset(upload: upload)
         errorBuffer[0] = 0
-        let result = curl_easy_perform(handle)
+        let result = state.cancellation.isCancelled ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(handle)
         var responseCode = 0
         _ = encours_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &responseCode)
         var connects = 0

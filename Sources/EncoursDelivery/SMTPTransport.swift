@@ -52,6 +52,8 @@ public actor SMTPTransport {
         // The actor is re-entered while a transfer awaits; the handle takes one transfer at a time.
         await turns.take()
         defer { turns.give() }
+        // Cancelled while waiting for the handle (the job stopped, its lease lost): send nothing.
+        try Task.checkCancellation()
         let handle = try liveHandle()
         try handle.set(CURLOPT_MAIL_FROM, "<\(sender)>")
         try handle.set(CURLOPT_MAIL_RCPT, list: recipients)

@@ -101,6 +101,8 @@ public actor WebhookTransport {
         // The actor is re-entered while a transfer awaits; the handle takes one transfer at a time.
         await turns.take()
         defer { turns.give() }
+        // Cancelled while waiting for the handle (the job stopped, its lease lost): send nothing.
+        try Task.checkCancellation()
         let handle = try liveHandle()
         try handle.set(CURLOPT_URL, request.url)
         try handle.set(CURLOPT_HTTPHEADER, list: headers)

@@ -31,6 +31,7 @@ public enum TestServers {
             if let files = options.startTLS { arguments += ["--starttls", files.certificate, files.key] }
             if options.failFirst > 0 { arguments += ["--fail-first", String(options.failFirst)] }
             if options.closeAfterMessage { arguments.append("--close-after-message") }
+            if options.delayFirstMessage > .zero { arguments += ["--delay-first-ms", String(options.delayFirstMessage.components.seconds * 1000 + options.delayFirstMessage.components.attoseconds / 1_000_000_000_000_000)] }
             if let port = options.port { arguments += ["--port", String(port)] }
             let server = try await TestServerProcess.start(script: "smtp_sink.py", arguments: arguments, logDirectory: root)
             return try await server.running { try await body(SMTPSink(port: server.port, directory: data)) }
@@ -106,12 +107,15 @@ public struct SMTPSinkOptions: Sendable {
     public var closeAfterMessage: Bool
     /// Listen on this port (nil: any free one), e.g. to come back where clients were failing.
     public var port: Int?
+    /// The first message's DATA is answered only after this long (its connection stays busy).
+    public var delayFirstMessage: Duration
 
     public init(
         refusedRecipients: [String] = [], user: String? = nil, password: String? = nil, startTLS: TLSFiles? = nil,
-        failFirst: Int = 0, closeAfterMessage: Bool = false, port: Int? = nil
+        failFirst: Int = 0, closeAfterMessage: Bool = false, port: Int? = nil, delayFirstMessage: Duration = .zero
     ) {
         self.port = port
+        self.delayFirstMessage = delayFirstMessage
         self.refusedRecipients = refusedRecipients
         self.user = user
         self.password = password

@@ -188,6 +188,39 @@ func lf(_ text: String) -> String { text + "\n" }
         }
     }
 
+    /// Sends queued for the transport's one connection that are cancelled while they wait
+    /// (their job stopped) send nothing when their turn comes.
+    @Test func sendsCancelledWhileWaitingForTheConnectionSendNothing() async throws {
+        // The first message holds the one connection for 2 s: the others queue for it meanwhile.
+        try await TestServers.withSMTPSink(SMTPSinkOptions(delayFirstMessage: .seconds(2))) { sink in
+            let transport = try transport(port: sink.port)
+            let count = 20
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for number in 1...count {
+                    group.addTask {
+                        do {
+                            try await transport.send(reminder(number))
+                            return true
+                        } catch is CancellationError {
+                            return false
+                        }
+                    }
+                }
+                // While the first message waits for its reply, the rest (queued) are cancelled.
+                try await Task.sleep(for: .milliseconds(800))
+                group.cancelAll()
+                var sent = 0
+                var cancelled = 0
+                for try await succeeded in group { if succeeded { sent += 1 } else { cancelled += 1 } }
+                return (sent, cancelled)
+            }
+            #expect(outcomes.0 + outcomes.1 == count)
+            #expect(outcomes.1 >= count - 1, "\(outcomes.1) of \(count) sends cancelled")
+            let received = try sink.messages().count
+            #expect(received <= 1, "\(received) received; only the one in flight may arrive")
+        }
+    }
+
     @Test func aCancelledTaskThrowsCancellationError() async throws {
         try await TestServers.withSMTPSink { sink in
             let transport = try transport(port: sink.port)

@@ -79,6 +79,10 @@ class Sink:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.arguments.delay_first_ms and self.messages == 0 and self.failed == 0 and not getattr(self, "delayed", False):
+            # The first message's reply waits: its client holds its connection meanwhile.
+            self.delayed = True
+            await asyncio.sleep(self.arguments.delay_first_ms / 1000)
         if self.failed < self.arguments.fail_first:
             self.failed += 1
             return "451 4.3.0 temporary failure, try again later"
@@ -156,6 +160,7 @@ def main():
     parser.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"), help="offer and require STARTTLS")
     parser.add_argument("--fail-first", type=int, default=0, metavar="N", help="answer 451 to the first N messages")
     parser.add_argument("--close-after-message", action="store_true", help="close the connection after each message")
+    parser.add_argument("--delay-first-ms", type=int, default=0, metavar="MS", help="answer the first message's DATA after MS milliseconds")
     parser.add_argument("--count-only", action="store_true", help="keep no message, only their count (benchmarks)")
     arguments = parser.parse_args()
     os.makedirs(arguments.directory, exist_ok=True)
