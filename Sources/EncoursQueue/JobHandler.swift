@@ -36,7 +36,9 @@ public struct JobContext: Sendable {
     /// ``JobTransaction/completeJob()`` is called, commit or roll back with `body`'s writes.
     ///
     /// A transaction left idle for longer than the lease (its process stopped, say) is ended
-    /// by PostgreSQL (`idle_in_transaction_session_timeout`), which releases the job to rescue.
+    /// by PostgreSQL (`idle_in_transaction_session_timeout`), which releases the job to rescue;
+    /// one whose lease lapsed while its session was busy (stopped in the middle of a `COPY`,
+    /// or waiting for a lock) is ended by the rescuer, which finds it by its `application_name`.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (JobTransaction) throws -> T) async throws -> T {
         let (job, workerID, lease, attempt) = (self.job, self.workerID, self.lease, self.attempt)
         return try await pool.withConnection { connection in
@@ -153,6 +155,13 @@ public final class JobTransaction {
         return copied
     }
 
+    /// What the job's transaction calls itself in `pg_stat_activity` while it runs
+    /// (`application_name`, transaction-local): a rescuer finding the attempt's lease lapsed ends
+    /// that session (``QueueStatements/rescueExpired(limit:policy:on:)``).
+    static func sessionName(_ job: Job) -> String {
+        "encours job \(job.id) attempt \(job.attempt)"
+    }
+
     /// Ends the current transaction on the server when it stays idle for as long as the lease:
     /// a worker stopped mid-transaction (SIGSTOP, a debugger, a frozen VM) must not hold its job
     /// locked, and its tenant's rows, until it wakes. Transaction-local, so safe behind PgBouncer.
@@ -175,6 +184,7 @@ public final class JobTransaction {
         try connection.execute("BEGIN")
         do {
             try setIdleTimeout(lease: lease, on: connection)
+            try connection.query("SELECT set_config('application_name', $1, true)", [sessionName(job)])
             // The fence, as the schema owner. FOR KEY SHARE conflicts with the rescuers' FOR UPDATE
             // (they skip the job until this transaction ends) but not with the heartbeats'
             // FOR NO KEY UPDATE: the lease goes on being renewed however long `body` takes.

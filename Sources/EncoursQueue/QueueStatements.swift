@@ -232,6 +232,9 @@ enum QueueStatements {
         var retried = 0
         var discarded = 0
         var cancelled = 0
+        /// Sessions ended because they still ran the transaction of an attempt whose lease lapsed
+        /// (their jobs are rescued at the next pass, once those sessions are gone).
+        var endedSessions = 0
         var total: Int { retried + discarded + cancelled }
     }
 
@@ -240,6 +243,7 @@ enum QueueStatements {
     /// requested. Each gets a "worker lost" entry in its errors.
     static func rescueExpired(limit: Int, policy: RetryPolicy, on connection: PostgresConnection) throws -> RescueOutcome {
         var outcome = RescueOutcome()
+
         for row in try connection.query(
             """
             WITH lost AS (
@@ -270,6 +274,21 @@ enum QueueStatements {
             case .cancelled: outcome.cancelled += 1
             default: outcome.retried += 1
             }
+        }
+        // Lapsed attempts still locked by their own transaction were skipped above: their worker
+        // stopped while its session was busy (in a COPY, waiting for a lock), so no idle timeout
+        // ends it. Their lease lapsed, so their worker has stopped them or will before they could
+        // commit: their sessions are ended, and the next pass rescues the jobs.
+        let stuck = try connection.query(
+            "SELECT 'encours job ' || id || ' attempt ' || attempt FROM encours.jobs WHERE state = 'running' AND lease_expires_at < now()"
+        ).rows.map { try $0.decode(0, as: String.self) }
+        if !stuck.isEmpty {
+            outcome.endedSessions = try connection.query(
+                """
+                SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+                WHERE application_name = ANY ($1::text[]) AND datname = current_database() AND pid <> pg_backend_pid()
+                """, [stuck]
+            ).decode(Int.self, row: 0, column: 0)
         }
         return outcome
     }
