@@ -77,7 +77,19 @@ public enum Admin {
         _ request: EnqueueRequest, progress: ((Int) -> Void)? = nil, on connection: PostgresConnection
     ) throws -> EnqueueOutcome {
         try request.validate()
-        return try connection.transaction { connection in
+        do {
+            return try insert(request, progress: progress, on: connection)
+        } catch let error as PostgresError where ["22P02", "22P05"].contains(error.sqlState ?? "") {
+            // JSON Foundation reads but PostgreSQL does not (a trailing comma, a lone surrogate).
+            throw AdminError(.invalidInput, "invalid --payload: PostgreSQL cannot store it as JSON (\(error.message)\(error.detail.map { ": \($0)" } ?? ""))")
+        }
+    }
+
+    /// The insert of ``enqueue(_:progress:on:)``, in one transaction.
+    private static func insert(
+        _ request: EnqueueRequest, progress: ((Int) -> Void)?, on connection: PostgresConnection
+    ) throws -> EnqueueOutcome {
+        try connection.transaction { connection in
             let tenant = try TenantStore.find(slug: request.tenantSlug, on: connection)
             let runAt = try request.runAt.map { try parseRunAt($0, timezone: tenant.timezone, on: connection) }
             let job = NewJob(
@@ -105,13 +117,25 @@ public enum Admin {
         let limit = JobPayload.maximumBytes
         let data: Data
         if path == "-" {
-            data = FileHandle.standardInput.readData(ofLength: limit + 1)
+            do {
+                data = try FileHandle.standardInput.read(upToCount: limit + 1) ?? Data()
+            } catch {
+                throw AdminError(.invalidInput, "invalid --payload-file -: standard input cannot be read (\(error.localizedDescription))")
+            }
         } else {
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw AdminError(.invalidInput, "\(path): no such file, or not readable")
             }
             defer { try? handle.close() }
-            data = handle.readData(ofLength: limit + 1)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw AdminError(.invalidInput, "invalid --payload-file \(path): is a directory, not a file")
+            }
+            do {
+                data = try handle.read(upToCount: limit + 1) ?? Data()
+            } catch {
+                throw AdminError(.invalidInput, "invalid --payload-file \(path): cannot be read (\(error.localizedDescription))")
+            }
         }
         let name = path == "-" ? "standard input" : path
         guard data.count <= limit else {

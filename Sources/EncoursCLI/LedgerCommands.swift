@@ -1,6 +1,7 @@
 import ArgumentParser
 import EncoursAdmin
 import EncoursLedgerStore
+import EncoursRuntime
 import Foundation
 
 struct Import: AsyncParsableCommand {
@@ -27,9 +28,11 @@ struct Import: AsyncParsableCommand {
                     progress: { line.update(done: $0, total: estimate, unit: "rows") }, on: $0)
             }
         } catch let rejected as LedgerImport.Rejected {
-            FileHandle.standardError.write(Data((rejected.description + "\n").utf8))
+            let lines = rejected.description.split(separator: "\n", omittingEmptySubsequences: false).map { ErrorMessage.terminalSafe(String($0)) }
+            FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
             let count = rejected.issues.totalCount
-            FileHandle.standardError.write(Data("encours: \(file): \(count) problem\(count == 1 ? "" : "s"); nothing was imported\n".utf8))
+            FileHandle.standardError.write(
+                Data("encours: \(ErrorMessage.terminalSafe(file)): \(count) problem\(count == 1 ? "" : "s"); nothing was imported\n".utf8))
             throw ExitCode(1)
         } catch {
             fail(error)

@@ -58,7 +58,7 @@ public struct DisputesEscalateHandler: JobHandler {
 
     /// T: the payload's `at`, or the job's scheduled time.
     static func instant(_ job: Job) throws -> EscalationInstant {
-        let payload = try JobPayload(job.payload)
+        let payload = try JobPayload(stored: job.payload)
         guard let text = try payload.string("at") else {
             return try EscalationInstant(parsing: ISO8601DateFormatter().string(from: job.runAt))
         }

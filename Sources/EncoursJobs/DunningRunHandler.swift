@@ -31,7 +31,7 @@ public struct DunningRunHandler: JobHandler {
     }
 
     public func handle(_ context: JobContext) async throws {
-        let payload = try JobPayload(context.job.payload)
+        let payload = try JobPayload(stored: context.job.payload)
         var requested: CalendarDate?
         if let text = try payload.string("as_of") {
             do { requested = try CalendarDate(parsing: text) } catch {

@@ -88,7 +88,8 @@ public enum JobCatalog {
     /// Throws a one-line error for an unknown kind.
     public static func validate(kind: String) throws(HandlerError) {
         guard kinds.contains(kind) else {
-            throw HandlerError(.unknownKind, "unknown job kind \"\(kind)\": expected one of \(kinds.joined(separator: ", "))")
+            let shown = kind.unicodeScalars.count > 60 ? String(String.UnicodeScalarView(kind.unicodeScalars.prefix(60))) + "…" : kind
+            throw HandlerError(.unknownKind, "unknown job kind \"\(shown)\": expected one of \(kinds.joined(separator: ", "))")
         }
     }
 }

@@ -11,7 +11,7 @@ public struct NoopHandler: JobHandler {
     public func handle(_ context: JobContext) async throws {
         // The benchmarks' jobs have an empty payload: do not even parse it.
         guard context.job.payload != "{}" else { return }
-        let payload = try JobPayload(context.job.payload)
+        let payload = try JobPayload(stored: context.job.payload)
         if let milliseconds = try payload.integer("sleep_ms"), milliseconds > 0 {
             try await Task.sleep(for: .milliseconds(min(milliseconds, 86_400_000)))
         }

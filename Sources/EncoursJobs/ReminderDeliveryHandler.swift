@@ -118,7 +118,7 @@ public struct ReminderDeliveryHandler: JobHandler {
     }
 
     public func handle(_ context: JobContext) async throws {
-        let payload = try JobPayload(context.job.payload)
+        let payload = try JobPayload(stored: context.job.payload)
         if let notificationID = try payload.integer("notification_id").map(Int64.init) {
             try await deliverNotification(notificationID, context: context)
             return

@@ -63,7 +63,7 @@ public struct RiskRecalcHandler: JobHandler {
 
     /// Reads the payload: the date and the customers, with one-line errors naming the field.
     static func parse(_ job: Job) throws -> (CalendarDate?, [String]?) {
-        let payload = try JobPayload(job.payload)
+        let payload = try JobPayload(stored: job.payload)
         var asOf: CalendarDate?
         if let text = try payload.string("as_of") {
             do { asOf = try CalendarDate(parsing: text) } catch {

@@ -312,7 +312,7 @@ enum DecimalParser {
 
     private static func tooLarge(_ raw: UnsafeBufferPointer<UInt8>) -> LedgerError {
         LedgerError(
-            .amountOutOfRange, "amount too large (the limit is 92233720368547758.07)",
+            .amountOutOfRange, "too large: the most one row may hold is \(Money.decimalString(cents: Money.maximumRowCents))",
             value: String(decoding: TextBytes.trimmed(raw), as: UTF8.self))
     }
 }

@@ -18,18 +18,42 @@ public struct JobPayload: Sendable {
         case string(String), integer(Int), number(Double), bool(Bool), integers([Int]), strings([String]), null, other
     }
 
-    /// Parses and checks `text`; throws `invalidInput` with a one-line reason.
+    /// Parses and checks `text`, a payload offered for enqueueing; throws `invalidInput` with a
+    /// one-line reason.
     public init(_ text: String) throws(QueueError) {
+        try self.init(text, limit: Self.maximumBytes)
+    }
+
+    /// Parses a payload as the database gives it back (a handler's job): PostgreSQL stores it as
+    /// `jsonb` and prints it with a space after every `,` and `:`, so a payload accepted at
+    /// 1 MiB may read back larger; the enqueue limit is not checked again.
+    public init(stored text: String) throws(QueueError) {
+        try self.init(text, limit: 4 * Self.maximumBytes)
+    }
+
+    private init(_ text: String, limit: Int) throws(QueueError) {
         let size = text.utf8.count
-        guard size <= Self.maximumBytes else {
+        guard size <= limit else {
             throw QueueError(.invalidInput, "payload is \(size) bytes; the limit is \(Self.maximumBytes) (1 MiB)")
+        }
+        guard !text.hasPrefix("\u{FEFF}") else {
+            throw QueueError(.invalidInput, "payload starts with a byte order mark (U+FEFF); remove it")
         }
         self.text = text
         if text == "{}" {
             fields = [:]
             return
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) } catch {
+            let opensAnObject = text.drop(while: { $0.isWhitespace }).first == "{"
+            throw QueueError(
+                .invalidInput,
+                opensAnObject
+                    ? "payload is not JSON that Encours reads (a syntax error, nesting deeper than 512 levels, a number beyond ±1.8e308, or a lone surrogate escape): \(Self.excerpt(text))"
+                    : "payload is not a JSON object: \(Self.excerpt(text))")
+        }
+        guard let object = parsed as? [String: Any] else {
             throw QueueError(.invalidInput, "payload is not a JSON object: \(Self.excerpt(text))")
         }
         if let path = Self.pathToNUL(in: object, path: "") {
@@ -137,9 +161,24 @@ public struct JobPayload: Sendable {
     }
 
     /// The first 80 characters, on one line.
+    /// At most 80 characters of `text`, on one line, control and bidi characters escaped
+    /// (`\u{1B}`), for an error message on a terminal.
     static func excerpt(_ text: String) -> String {
-        let line = text.prefix(80).map { $0.isNewline ? " " : String($0) }.joined()
-        return text.count > 80 ? line + "…" : line
+        var line = ""
+        for scalar in text.unicodeScalars.prefix(80) {
+            if Self.isUnsafeOnATerminal(scalar) {
+                line += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            } else {
+                line.unicodeScalars.append(scalar)
+            }
+        }
+        return text.unicodeScalars.count > 80 ? line + "…" : line
+    }
+
+    /// C0 and C1 controls, DEL, and the bidi embeddings, overrides and isolates.
+    static func isUnsafeOnATerminal(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || (0x202A...0x202E).contains(scalar.value)
+            || (0x2066...0x2069).contains(scalar.value)
     }
 
     /// The path (`.a.b[2]`) of the first key or string holding a NUL character, if any.

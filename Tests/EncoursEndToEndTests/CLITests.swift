@@ -52,7 +52,7 @@ struct CLITests {
             let cases: [([String], String)] = [
                 (["enqueue", "bogus.kind", "--tenant", "acme"], "unknown job kind"),
                 (["enqueue", "noop", "--tenant", "acme", "--payload", "[1,2]"], "not a JSON object"),
-                (["enqueue", "noop", "--tenant", "acme", "--payload", "{oops"], "not a JSON object"),
+                (["enqueue", "noop", "--tenant", "acme", "--payload", "{oops"], "is not JSON that Encours reads"),
                 (["enqueue", "noop", "--tenant", "nobody"], "unknown tenant"),
                 (["enqueue", "noop", "--tenant", "acme", "--run-at", "next tuesday"], "invalid --run-at"),
                 (["enqueue", "noop", "--tenant", "acme", "--run-at", "2026-02-30T10:00:00Z"], "invalid --run-at"),

@@ -53,6 +53,14 @@ struct HardeningTests {
                 (["enqueue", "noop", "--tenant", "acme", "--payload-file", bigPayload], "more than 1048576 bytes"),
                 (["enqueue", "noop", "--tenant", "acme", "--payload-file", badUTF8], "not valid UTF-8 at byte 7"),
                 (["enqueue", "noop", "--tenant", "acme", "--payload-file", "/nonexistent.json"], "no such file"),
+                (["enqueue", "noop", "--tenant", "acme", "--payload-file", "/tmp"], "/tmp: is a directory, not a file"),
+                // JSON Foundation reads and PostgreSQL does not: said so, without a raw SQLSTATE.
+                (["enqueue", "noop", "--tenant", "acme", "--payload", #"{"sleep_ms": 1,}"#], "PostgreSQL cannot store it as JSON"),
+                (["enqueue", "noop", "--tenant", "acme", "--payload", "\u{FEFF}{}"], "byte order mark"),
+                (["enqueue", "noop", "--tenant", "acme", "--payload", #"{"fail": "\ud800"}"#], "is not JSON that Encours reads"),
+                // Control characters of a value are escaped, a long value cut.
+                (["enqueue", "no\u{1B}[31mop", "--tenant", "acme"], #"unknown job kind "no\u{1B}[31mop""#),
+                (["enqueue", String(repeating: "x", count: 10_000), "--tenant", "acme"], "xxx…"),
                 (["tenant", "set", "acme", "max_concurrent_jobs", "2147483648"], "max_concurrent_jobs"),
                 (["tenant", "set", "acme", "recovery_indemnity", "40.001"], "more than two decimals"),
             ]
@@ -62,6 +70,8 @@ struct HardeningTests {
                 #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments.prefix(6)): \(result.stderr)")
                 #expect(result.stderr.contains(expected), "\(arguments.prefix(6)): \(result.stderr)")
                 #expect(!result.stderr.contains("SQLSTATE"), "\(result.stderr)")
+                #expect(!result.stderr.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "raw control character: \(result.stderr)")
+                #expect(result.stderr.count < 400, "\(result.stderr.count) characters")
             }
             // An argument that is not UTF-8 is refused, not repaired into U+FFFD.
             let binary = Binaries.directory.appending(path: "encours").path

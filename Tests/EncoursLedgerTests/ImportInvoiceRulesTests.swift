@@ -54,7 +54,8 @@ struct ImportInvoiceRulesTests {
     @Test("a huge amount is an error, not an overflow")
     func amountTooLarge() throws {
         #expect(try messages("F1;C1;01/01/2025;31/01/2025;999 999 999 999 999 999,00;;;") == [
-            "invoices.csv:3: amount: amount too large (the limit is 92233720368547758.07) (\"999 999 999 999 999 999,00\")",
+            // The same limit as just below the integer range: the documented one of a row.
+            "invoices.csv:3: amount: too large: the most one row may hold is 1000000000000.00 (\"999 999 999 999 999 999,00\")",
         ])
     }
 

@@ -84,6 +84,12 @@ struct PureLogicTests {
         } catch {
             #expect(error.message.contains("limit is 1048576"), "\(error.message)")
         }
+        // As PostgreSQL gives it back (a space after each , and :), an accepted payload may be
+        // larger than the limit: a handler still reads it.
+        let spread = "{\"ids\": [" + Array(repeating: "7", count: 400_000).joined(separator: ", ") + "]}"
+        #expect(spread.utf8.count > JobPayload.maximumBytes)
+        #expect(try JobPayload(stored: spread).integers("ids")?.count == 400_000)
+        #expect(throws: QueueError.self) { try JobPayload(spread) }
         do {
             try NewJob(tenantID: 1, kind: "noop", payload: #"{"a": {"b": "x\u0000"}}"#).validate()
         } catch {

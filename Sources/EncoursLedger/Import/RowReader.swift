@@ -164,7 +164,7 @@ struct RowReader {
 
     private mutating func checkedID(_ column: ImportColumn, _ value: UnsafeBufferPointer<UInt8>) -> String? {
         let text = String(decoding: value, as: UTF8.self)
-        if value.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+        if value.contains(where: { $0 < 0x20 || $0 == 0x7F }) || text.unicodeScalars.contains(where: { (0x80...0x9F).contains($0.value) }) {
             report(column, .invalidValue, "contains a line break or control character", value: text)
             return nil
         }
