@@ -113,6 +113,7 @@ let package = Package(
         .target(
             name: "EncoursRuntime",
             dependencies: [
+                "EncoursLedger",
                 "EncoursPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

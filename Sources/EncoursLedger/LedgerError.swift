@@ -76,16 +76,23 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Helpers that make user-supplied text safe to print on one line.
-enum DisplayText {
+public enum DisplayText {
     /// The longest value, in characters, that an error message repeats before cutting it with "…".
     static let maximumShownLength = 80
 
     /// `text` with control characters escaped and cut to ``maximumShownLength`` characters.
     static func quotable(_ text: String) -> String {
+        escaped(text, limit: maximumShownLength)
+    }
+
+    /// `text` with line breaks and tabs as `\n`, `\r`, `\t` and the other controls (C0, DEL, C1)
+    /// and the bidi embeddings, overrides and isolates as `\u{1b}`; cut at `limit` characters.
+    /// The CLI escapes every message line it prints the same way.
+    public static func escaped(_ text: String, limit: Int? = nil) -> String {
         var result = ""
         var shown = 0
         for scalar in text.unicodeScalars {
-            if shown == maximumShownLength {
+            if let limit, shown == limit {
                 result += "…"
                 break
             }
@@ -94,8 +101,9 @@ enum DisplayText {
             case "\r": result += "\\r"
             case "\t": result += "\\t"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    result += "\\u{\(String(scalar.value, radix: 16))}"
+                let value = scalar.value
+                if value < 0x20 || (0x7F...0x9F).contains(value) || (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value) {
+                    result += "\\u{\(String(value, radix: 16))}"
                 } else {
                     result.unicodeScalars.append(scalar)
                 }

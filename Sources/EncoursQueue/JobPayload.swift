@@ -167,7 +167,7 @@ public struct JobPayload: Sendable {
         var line = ""
         for scalar in text.unicodeScalars.prefix(80) {
             if Self.isUnsafeOnATerminal(scalar) {
-                line += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+                line += "\\u{\(String(scalar.value, radix: 16))}"
             } else {
                 line.unicodeScalars.append(scalar)
             }

@@ -1,3 +1,4 @@
+import EncoursLedger
 import EncoursPostgres
 
 /// The one line an executable prints for an error.
@@ -21,26 +22,12 @@ public enum ErrorMessage {
     /// (200 characters), this is the last guard.
     public static let maximumLineLength = 2_000
 
-    /// `line` as it may be printed on a terminal: control characters (C0, DEL, C1) and bidi
-    /// embeddings, overrides and isolates written as `\u{1B}` escapes, so a hostile value can
-    /// neither colour, move nor reorder the terminal's text; cut at ``maximumLineLength``.
+    /// `line` as it may be printed on a terminal: line breaks, tabs, the other control
+    /// characters (C0, DEL, C1) and the bidi embeddings, overrides and isolates escaped (`\n`,
+    /// `\u{1b}`: ``DisplayText/escaped(_:limit:)``), so a hostile value can neither colour, move
+    /// nor reorder the terminal's text; cut at ``maximumLineLength``.
     public static func terminalSafe(_ line: String) -> String {
-        var safe = ""
-        var count = 0
-        for scalar in line.unicodeScalars {
-            if count >= maximumLineLength {
-                safe += "…"
-                break
-            }
-            let value = scalar.value
-            if value < 0x20 || (0x7F...0x9F).contains(value) || (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value) {
-                safe += "\\u{\(String(value, radix: 16, uppercase: true))}"
-            } else {
-                safe.unicodeScalars.append(scalar)
-            }
-            count += 1
-        }
-        return safe
+        DisplayText.escaped(line, limit: maximumLineLength)
     }
 
     static func describe(_ error: PostgresError) -> String {

@@ -59,7 +59,7 @@ struct HardeningTests {
                 (["enqueue", "noop", "--tenant", "acme", "--payload", "\u{FEFF}{}"], "byte order mark"),
                 (["enqueue", "noop", "--tenant", "acme", "--payload", #"{"fail": "\ud800"}"#], "is not JSON that Encours reads"),
                 // Control characters of a value are escaped, a long value cut.
-                (["enqueue", "no\u{1B}[31mop", "--tenant", "acme"], #"unknown job kind "no\u{1B}[31mop""#),
+                (["enqueue", "no\u{1B}[31mop", "--tenant", "acme"], #"unknown job kind "no\u{1b}[31mop""#),
                 (["enqueue", String(repeating: "x", count: 10_000), "--tenant", "acme"], "xxx…"),
                 (["tenant", "set", "acme", "max_concurrent_jobs", "2147483648"], "max_concurrent_jobs"),
                 (["tenant", "set", "acme", "recovery_indemnity", "40.001"], "more than two decimals"),

@@ -36,7 +36,7 @@ public struct ImportIssue: Sendable, Hashable, CustomStringConvertible {
 
     /// `invoices.csv:14: amount: not a number ("12,3,4")`; parts that are nil are left out.
     public var description: String {
-        var text = file
+        var text = DisplayText.escaped(file)
         if let line { text += ":\(line)" }
         text += ": "
         if let field { text += "\(field): " }
