@@ -52,7 +52,7 @@ public enum JobCatalog {
         for name in payload.fieldNames where !known.contains(name) {
             throw HandlerError(
                 .invalidPayload,
-                "unknown field \"\(name.prefix(60))\" in a \(kind) payload; its fields are \(known.joined(separator: ", "))")
+                "unknown field \"\(DisplayText.escaped(name, limit: 60))\" in a \(kind) payload; its fields are \(known.joined(separator: ", "))")
         }
         do {
             for (name, type) in fields {
@@ -88,8 +88,8 @@ public enum JobCatalog {
     /// Throws a one-line error for an unknown kind.
     public static func validate(kind: String) throws(HandlerError) {
         guard kinds.contains(kind) else {
-            let shown = kind.unicodeScalars.count > 60 ? String(String.UnicodeScalarView(kind.unicodeScalars.prefix(60))) + "…" : kind
-            throw HandlerError(.unknownKind, "unknown job kind \"\(shown)\": expected one of \(kinds.joined(separator: ", "))")
+            throw HandlerError(
+                .unknownKind, "unknown job kind \"\(DisplayText.escaped(kind, limit: 60))\": expected one of \(kinds.joined(separator: ", "))")
         }
     }
 }

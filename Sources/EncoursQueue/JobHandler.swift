@@ -100,8 +100,8 @@ extension JobContext {
             try connection.execute("BEGIN")
             do {
                 // The scope's own row is in an unlogged table: the commit has nothing to flush.
-                try connection.execute("SET LOCAL synchronous_commit = off")
-                try JobTransaction.setIdleTimeout(lease: lease, on: connection)
+                try JobTransaction.setLocal(
+                    ["synchronous_commit": "off", "idle_in_transaction_session_timeout": JobTransaction.idleTimeout(lease)], on: connection)
                 try TenantScope.assume(tenantID: job.tenantID, actor: "job \(job.id) (\(job.kind))", on: connection)
                 try connection.execute("SET LOCAL transaction_read_only = on")
                 let value = try body(connection)
@@ -162,13 +162,19 @@ public final class JobTransaction {
         "encours job \(job.id) attempt \(job.attempt)"
     }
 
-    /// Ends the current transaction on the server when it stays idle for as long as the lease:
-    /// a worker stopped mid-transaction (SIGSTOP, a debugger, a frozen VM) must not hold its job
-    /// locked, and its tenant's rows, until it wakes. Transaction-local, so safe behind PgBouncer.
+    /// The `idle_in_transaction_session_timeout` of a job's transactions: the lease, so that a
+    /// worker stopped mid-transaction (SIGSTOP, a debugger, a frozen VM) does not hold its job
+    /// locked, and its tenant's rows, until it wakes.
+    static func idleTimeout(_ lease: Duration) -> String {
+        String(max(1_000, lease.inMilliseconds))
+    }
+
+    /// Sets server settings for the current transaction only (`set_config(..., true)`, so safe
+    /// behind PgBouncer), all in one statement; names and values are bind parameters.
     @available(*, noasync)
-    static func setIdleTimeout(lease: Duration, on connection: PostgresConnection) throws {
-        let milliseconds = max(1_000, Int(lease.components.seconds) * 1_000 + Int(lease.components.attoseconds / 1_000_000_000_000_000))
-        try connection.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [String(milliseconds)])
+    static func setLocal(_ settings: KeyValuePairs<String, String>, on connection: PostgresConnection) throws {
+        let calls = (0..<settings.count).map { "set_config($\(2 * $0 + 1), $\(2 * $0 + 2), true)" }
+        try connection.query("SELECT " + calls.joined(separator: ", "), settings.flatMap { [$0.key, $0.value] })
     }
 
     /// Marks the job completed when this transaction commits, together with its writes.
@@ -183,8 +189,7 @@ public final class JobTransaction {
     ) throws -> T {
         try connection.execute("BEGIN")
         do {
-            try setIdleTimeout(lease: lease, on: connection)
-            try connection.query("SELECT set_config('application_name', $1, true)", [sessionName(job)])
+            try setLocal(["idle_in_transaction_session_timeout": idleTimeout(lease), "application_name": sessionName(job)], on: connection)
             // The fence, as the schema owner. FOR KEY SHARE conflicts with the rescuers' FOR UPDATE
             // (they skip the job until this transaction ends) but not with the heartbeats'
             // FOR NO KEY UPDATE: the lease goes on being renewed however long `body` takes.

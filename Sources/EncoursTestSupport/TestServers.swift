@@ -1,3 +1,4 @@
+import EncoursPostgres
 import Foundation
 
 /// Real SMTP and webhook servers for delivery tests, run as child processes.
@@ -31,7 +32,7 @@ public enum TestServers {
             if let files = options.startTLS { arguments += ["--starttls", files.certificate, files.key] }
             if options.failFirst > 0 { arguments += ["--fail-first", String(options.failFirst)] }
             if options.closeAfterMessage { arguments.append("--close-after-message") }
-            if options.delayFirstMessage > .zero { arguments += ["--delay-first-ms", String(options.delayFirstMessage.components.seconds * 1000 + options.delayFirstMessage.components.attoseconds / 1_000_000_000_000_000)] }
+            if options.delayFirstMessage > .zero { arguments += ["--delay-first-ms", String(options.delayFirstMessage.inMilliseconds)] }
             if let port = options.port { arguments += ["--port", String(port)] }
             let server = try await TestServerProcess.start(script: "smtp_sink.py", arguments: arguments, logDirectory: root)
             return try await server.running { try await body(SMTPSink(port: server.port, directory: data)) }
