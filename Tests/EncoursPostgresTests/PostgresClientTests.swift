@@ -239,7 +239,7 @@ struct PostgresClientTests {
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
             #expect(ContinuousClock.now - started < .seconds(10))
-            let sleeping = try await database.integer("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'")
+            let sleeping = try await database.integer("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(30)' AND state = 'active'")
             #expect(sleeping == 0, "the server still runs the statement")
             // The session is usable afterwards.
             #expect(try await session.withConnection { try $0.query("SELECT 1").decode(Int.self, row: 0, column: 0) } == 1)

@@ -344,7 +344,7 @@ struct LongTransactionTests {
             try await withWorker(database, testConfiguration(lease: .seconds(3)), handlers: [LongTransactionHandler()]) { _ in
                 // Until the transaction sleeps on the server.
                 try await eventually(database) { connection in
-                    try connection.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'")
+                    try connection.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%' AND state = 'active'")
                         .decode(Int.self, row: 0, column: 0) == 1
                 }
                 let first = try await database.withConnection {
@@ -425,7 +425,7 @@ struct LongTransactionTests {
                 } else {
                     // The lease (30 s, from the claim) still holds: nobody rescues, the server alone ends it.
                     try await eventually(database, timeout: .seconds(15)) { connection in
-                        try connection.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", [name])
+                        try connection.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1", [name])
                             .decode(Int.self, row: 0, column: 0) == 0
                     }
                     let unlocked = try await database.withConnection { connection in
