@@ -28,6 +28,8 @@ sql() { "$psql" -X -q -v ON_ERROR_STOP=1 -d "$dsn" "$@" >/dev/null; }
 
 sql -f "$here/ceiling_setup.sql"
 sql -v count="$count" -f "$here/ceiling_fill.sql"
+# The timed part starts from clean pages, as scripts/bench does for every system.
+sql -c "CHECKPOINT"
 
 # Enough batches of 100 for every job: ceil(COUNT / 100 / CLIENTS) per client.
 per_client=$(( (count + 100 * clients - 1) / (100 * clients) ))

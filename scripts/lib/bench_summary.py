@@ -73,3 +73,16 @@ for (name, system), results in sorted(runs.items()):
         if "peak_rss_mb" in results[0]:
             text += f"; worker peak RSS {figure(results, 'peak_rss_mb', 1)} MB"
     print(f"| {name} | {system} | {text} |")
+
+# Each burn-down against the ceiling of its own run (the n-th of each is the same run).
+ceiling = [r["rate"] for r in runs.get(("burndown-batch100", "pgbench-ceiling"), [])]
+if ceiling:
+    print("\n| burn-down ÷ pgbench ceiling of the same run | per run | median |")
+    print("| --- | --- | --- |")
+    for (name, system), results in sorted(runs.items()):
+        if not name.startswith("burndown-") or system == "pgbench-ceiling":
+            continue
+        ratios = [100 * r["rate"] / c for r, c in zip(results, ceiling) if c > 0]
+        if ratios:
+            per_run = ", ".join(f"{ratio:.0f} %" for ratio in ratios)
+            print(f"| {name} ({system}) | {per_run} | {statistics.median(ratios):.0f} % |")
