@@ -124,10 +124,7 @@ public enum DunningAdmin {
     }
 
     static func parseDate(_ text: String) throws -> CalendarDate {
-        do { return try CalendarDate(parsing: text) } catch {
-            let why = error.code == .nonexistentDate ? "no such date" : "expected YYYY-MM-DD or DD/MM/YYYY"
-            throw AdminError(.invalidInput, "invalid --as-of \"\(text.prefix(40))\": \(why)")
-        }
+        do { return try CalendarDate(commandLine: text, option: "--as-of") } catch { throw AdminError(.invalidInput, error.message) }
     }
 
     /// Reads a whole UTF-8 text file of at most `limit` bytes, with one-line errors naming it.

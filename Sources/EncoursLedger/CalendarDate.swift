@@ -47,6 +47,22 @@ public struct CalendarDate: Sendable, Hashable, Comparable, Codable, CustomStrin
         }
     }
 
+    /// Reads a date typed for a command's `option` (`--date`, `--as-of`, `DATE`): the forms of
+    /// ``init(parsing:)``, in years 1900–2999 as imports accept them (a wider range only lets
+    /// typos through). The error's message is one line naming the option and the value:
+    /// `invalid --date "2026-02-30": no such date`.
+    public init(commandLine text: String, option: String) throws(LedgerError) {
+        let shown = "invalid \(option) \"\(text.prefix(40))\""
+        let date: CalendarDate
+        do { date = try CalendarDate(parsing: text) } catch {
+            throw LedgerError(error.code, "\(shown): " + (error.code == .nonexistentDate ? "no such date" : "expected YYYY-MM-DD or DD/MM/YYYY"))
+        }
+        guard ImportParser.acceptedYears.contains(date.year) else {
+            throw LedgerError(.nonexistentDate, "\(shown): the year must be between 1900 and 2999")
+        }
+        self = date
+    }
+
     /// Reads a date from UTF-8 bytes; see ``init(parsing:)``.
     static func parse(_ raw: UnsafeBufferPointer<UInt8>) throws(LedgerError) -> CalendarDate {
         let bytes = TextBytes.trimmed(raw)

@@ -173,9 +173,7 @@ public enum ECBRates {
     @available(*, noasync, message: "blocks its thread: run it inside PostgresSession.withConnection")
     public static func set(date: String, rate: String, on connection: PostgresConnection) throws -> Entry {
         let day: CalendarDate
-        do { day = try CalendarDate(parsing: date) } catch {
-            throw LedgerStoreError("invalid DATE \"\(date.prefix(40))\": expected YYYY-MM-DD or DD/MM/YYYY")
-        }
+        do { day = try CalendarDate(commandLine: date, option: "DATE") } catch { throw LedgerStoreError(error.message) }
         let hundredths: Int
         do { hundredths = try RateHistory.hundredths(parsingPercent: rate) } catch {
             throw LedgerStoreError("invalid RATE \"\(rate.prefix(40))\": \(error.message) (percent, e.g. 2.15)")

@@ -55,9 +55,7 @@ public enum Promises {
         on connection: PostgresConnection
     ) throws -> Promise {
         let promisedFor: CalendarDate
-        do { promisedFor = try CalendarDate(parsing: date) } catch {
-            throw LedgerStoreError("invalid --date \"\(date)\": expected YYYY-MM-DD or DD/MM/YYYY")
-        }
+        do { promisedFor = try CalendarDate(commandLine: date, option: "--date") } catch { throw LedgerStoreError(error.message) }
         let cents = try commandAmount(amount)
         return try TenantScope.transaction(tenantID: tenantID, actor: "encours promises add", on: connection) { connection in
             try TenantScope.lockLedger(on: connection)

@@ -58,9 +58,7 @@ public struct AgingReport: Sendable, Encodable {
     ) throws -> AgingReport {
         var date: CalendarDate?
         if let asOf {
-            do { date = try CalendarDate(parsing: asOf) } catch {
-                throw LedgerStoreError("invalid --as-of \"\(asOf)\": expected YYYY-MM-DD or DD/MM/YYYY")
-            }
+            do { date = try CalendarDate(commandLine: asOf, option: "--as-of") } catch { throw LedgerStoreError(error.message) }
         }
         return try TenantScope.transaction(tenantID: tenantID, on: connection) { connection in
             try Self.tuneForTenantWideRead(on: connection)

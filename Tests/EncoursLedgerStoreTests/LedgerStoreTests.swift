@@ -305,7 +305,11 @@ struct LedgerStoreTests {
             #expect(audited == ["1000.00"])
             for (customer, invoice, amount, date, expected) in [
                 ("C404", nil, "10", "2026-12-01", "unknown customer"), ("C001", "F2026-003", "10", "2026-12-01", "belongs to customer C002"),
-                ("C001", nil, "-3", "2026-12-01", "--amount"), ("C001", nil, "10", "2026-13-01", "--date"),
+                ("C001", nil, "-3", "2026-12-01", "--amount"),
+                ("C001", nil, "10", "2026-13-01", "invalid --date \"2026-13-01\": no such date"),
+                ("C001", nil, "10", "2026-02-30", "invalid --date \"2026-02-30\": no such date"),
+                ("C001", nil, "10", "20/12/26", "invalid --date \"20/12/26\": expected YYYY-MM-DD or DD/MM/YYYY"),
+                ("C001", nil, "10", "9026-12-01", "invalid --date \"9026-12-01\": the year must be between 1900 and 2999"),
             ] as [(String, String?, String, String, String)] {
                 do {
                     _ = try await database.withConnection {
@@ -316,6 +320,13 @@ struct LedgerStoreTests {
                     #expect(error.message.contains(expected), "\(error.message)")
                 }
             }
+            // The refusals changed nothing: the first promise is the tenant's only one.
+            let promises = try await database.withConnection { connection in
+                try TenantScope.transaction(tenantID: try TenantStore.find(slug: "acme", on: connection).id, on: connection) {
+                    try $0.query("SELECT count(*) FROM encours.promises").decode(Int.self, row: 0, column: 0)
+                }
+            }
+            #expect(promises == 1)
             let dispute = try await database.withConnection {
                 try LedgerHelpers.openDispute(tenantSlug: "acme", invoiceID: "F2026-003", reason: "quality", amount: nil, on: $0)
             }

@@ -120,4 +120,32 @@ struct CalendarDateTests {
             }
         }
     }
+    @Test("a date typed for a command: one line naming the option and the value, years 1900 to 2999")
+    func commandLineDates() throws {
+        #expect(try CalendarDate(commandLine: " 05/03/2026 ", option: "--date").isoString == "2026-03-05")
+        #expect(try CalendarDate(commandLine: "2999-12-31", option: "--as-of").isoString == "2999-12-31")
+        let cases = [
+            ("2026-02-30", "invalid --date \"2026-02-30\": no such date"),
+            ("30/02/2026", "invalid --date \"30/02/2026\": no such date"),
+            ("2026-2-3", "invalid --date \"2026-2-3\": expected YYYY-MM-DD or DD/MM/YYYY"),
+            ("tomorrow", "invalid --date \"tomorrow\": expected YYYY-MM-DD or DD/MM/YYYY"),
+            ("3026-01-15", "invalid --date \"3026-01-15\": the year must be between 1900 and 2999"),
+            ("0202-01-15", "invalid --date \"0202-01-15\": the year must be between 1900 and 2999"),
+        ]
+        for (text, message) in cases {
+            #expect(throws: LedgerError.self, "\(text)") { try CalendarDate(commandLine: text, option: "--date") }
+            do {
+                _ = try CalendarDate(commandLine: text, option: "--date")
+            } catch {
+                #expect(error.message == message)
+            }
+        }
+        // A long value is cut in the message, which stays one line.
+        do {
+            _ = try CalendarDate(commandLine: String(repeating: "9", count: 500), option: "--as-of")
+            Issue.record("500 nines were read as a date")
+        } catch {
+            #expect(error.message.count < 100 && !error.message.contains("\n"), "\(error.message)")
+        }
+    }
 }
