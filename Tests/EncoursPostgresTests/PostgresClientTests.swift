@@ -53,6 +53,18 @@ struct PostgresClientTests {
                 let ids: [Int64] = [3, 1, 2]
                 let sum = try connection.query("SELECT sum(x)::bigint FROM unnest($1::bigint[]) AS x", [ids])
                 #expect(try sum.decode(Int64.self, row: 0, column: 0) == 6)
+                // Integers are written digit by digit: the extremes, zero, negatives, and every digit count.
+                var integers: [Int64] = [0, -1, 9, 10, -10, 99, 100, .max, .min, .max - 1, .min + 1]
+                var power: Int64 = 1
+                for _ in 0..<18 { power *= 10; integers += [power - 1, power, -power, -(power + 1)] }
+                #expect(PostgresArrayLiteral.encode(integers: [Int64]()) == "{}")
+                #expect(PostgresArrayLiteral.encode(integers: [7, -42, 0]) == "{7,-42,0}")
+                #expect(PostgresArrayLiteral.encode(integers: integers) == "{" + integers.map(String.init).joined(separator: ",") + "}")
+                let echoed = try connection.query("SELECT x::text FROM unnest($1::bigint[]) WITH ORDINALITY AS u (x, n) ORDER BY n", [integers])
+                #expect(try echoed.rows.map { try $0.decode(0, as: String.self) } == integers.map(String.init))
+                let small: [Int] = [Int(Int32.max), -5]
+                let echoedInts = try connection.query("SELECT array_to_string($1::bigint[], ';')", [small])
+                #expect(try echoedInts.decode(String.self, row: 0, column: 0) == "2147483647;-5")
             }
         }
     }
