@@ -22,17 +22,27 @@ public enum Output {
     }
 
     /// Left-aligned columns separated by two spaces.
+    ///
+    /// Widths count characters (grapheme clusters), so a cell is padded, never cut: padding to a
+    /// UTF-16 length cut the last letters of names with emoji.
     public static func table(_ header: [String], _ rows: [[String]]) -> String {
-        var widths = header.map(\.count)
-        for row in rows {
-            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        let counts = ([header] + rows).map { $0.map(\.count) }
+        var widths = counts[0]
+        for row in counts.dropFirst() {
+            for (index, count) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], count) }
         }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { index, cell in
-                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
+        var out = ""
+        for (cells, lengths) in zip([header] + rows, counts) {
+            if !out.isEmpty { out.append("\n") }
+            for (index, cell) in cells.enumerated() {
+                if index > 0 { out.append("  ") }
+                out.append(cell)
+                if index < cells.count - 1, index < widths.count {
+                    out.append(String(repeating: " ", count: widths[index] - lengths[index]))
+                }
+            }
         }
-        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+        return out
     }
 }
 

@@ -9,6 +9,24 @@ import Testing
 
 @Suite("Admin commands")
 struct AdminTests {
+    @Test("tables pad cells to the widest in characters and never cut one (emoji, accents, right-to-left text)")
+    func tablePadding() {
+        let rows = [["C1", "😀ab", "x"], ["C22", "Société Générale", "y"], ["C3", "شركة", "z"]]
+        let table = Output.table(["ID", "NAME", "NOTE"], rows)
+        let lines = table.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        func spaces(_ count: Int) -> String { String(repeating: " ", count: count) }
+        // NAME is 16 characters wide ("Société Générale"), ID 3, then two spaces between columns.
+        #expect(lines == [
+            "ID" + spaces(3) + "NAME" + spaces(14) + "NOTE",
+            "C1" + spaces(3) + "😀ab" + spaces(15) + "x",
+            "C22" + spaces(2) + "Société Générale" + spaces(2) + "y",
+            "C3" + spaces(3) + "شركة" + spaces(14) + "z",
+        ])
+        // The last column is not padded; every other one ends where the widest cell ends.
+        #expect(lines.allSatisfy { !$0.hasSuffix(" ") })
+        #expect(Output.table(["A", "B"], []) == "A  B")
+    }
+
     @Test("tenant settings are validated with a message naming the key and value")
     func tenantSettings() throws {
         try TenantSettings.validate(key: "max_concurrent_jobs", value: "4")
