@@ -294,7 +294,7 @@ struct MetricsEndpointTests {
         try await TestDatabase.with { database in
             let tenant = try await makeTenant(database, "acme")
             _ = try await database.withConnection { try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop"), count: 5, on: $0) }
-            let port = Int.random(in: 20_000..<60_000)
+            let port = ListeningPorts.unused()
             let worker = try Binaries.start(
                 "encours-worker", ["--metrics-port", String(port), "--metrics-host", "127.0.0.1"],
                 environment: ["ENCOURS_DATABASE_URL": database.url])

@@ -91,8 +91,9 @@ struct DisputeCLITests {
                     let emails = try sink.messages().filter { $0.recipients.contains("daf@acme.example") }
                     #expect(emails.count == 1)
                     #expect(emails.first?.subject == "Litiges : 1 litige escaladé pour finance_manager au 6 mai 2026", "\(emails.map(\.subject))")
-                    #expect((emails.first?.text ?? "").contains("D1 : facture F1, Dupont & Fils (C1), 400,00\u{00A0}€, motif qualité"), "\(emails.first?.text ?? "")")
-                    #expect((emails.first?.text ?? "").contains("à traiter avant le 15/05/2026"))
+                    let text = emails.first?.text ?? ""
+                    #expect(text.contains("D1 : facture F1, Dupont & Fils (C1), 400,00\u{00A0}€, motif qualité"), "\(text)")
+                    #expect(text.contains("à traiter avant le 15/05/2026"))
                     #expect(try sink.messages().filter { $0.recipients.contains("am@acme.example") }.isEmpty)
                     let hooks = try receiver.deliveries()
                     #expect(hooks.count == 2)

@@ -146,7 +146,7 @@ struct HardeningTests {
                 try JobQueue.enqueueCopies(of: NewJob(tenantID: tenant, kind: "noop", payload: #"{"sleep_ms": 8000}"#), count: 4, on: $0)
             }
             let environment = ["ENCOURS_DATABASE_URL": database.url]
-            let port = Int.random(in: 20_000..<60_000)
+            let port = ListeningPorts.unused()
             let worker = try Binaries.start(
                 "encours-worker", ["--lease-seconds", "20", "--metrics-port", String(port), "--metrics-host", "127.0.0.1"], environment: environment)
             try await eventually(database) { try $0.query("SELECT count(*) FROM encours.jobs WHERE state = 'running'").decode(Int.self, row: 0, column: 0) == 4 }

@@ -24,10 +24,15 @@ postgres_bin_dir() {
     echo "$dir"
 }
 
-# A TCP port nobody listens on.
+# A TCP port nobody listens on, outside the kernel's ephemeral range: a port in that range may
+# be the local end of someone's outgoing connection (a libpq client's), which a connect test
+# cannot see and which makes bind() fail with "Address already in use".
 free_port() {
-    local port
-    for port in $(shuf -i 20000-60000 -n 50); do
+    local port low=32768 high=60999 range
+    range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true)
+    if [[ $range =~ ^([0-9]+)[[:space:]]+([0-9]+)$ ]]; then low=${BASH_REMATCH[1]}; high=${BASH_REMATCH[2]}; fi
+    for port in $(shuf -i 10000-65000 -n 200); do
+        if [ "$port" -ge "$low" ] && [ "$port" -le "$high" ]; then continue; fi
         if ! (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then echo "$port"; return 0; fi
     done
     return 1
