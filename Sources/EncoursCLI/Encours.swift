@@ -81,6 +81,14 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(try Output.json(value))
 }
 
+/// Lists are written element by element (see ``Output/writeJSONArray(_:to:)``), the same text.
+func printJSON<T: Encodable>(_ values: [T]) throws {
+    fflush(nil)  // what print() buffered goes first
+    let output = FileHandle.standardOutput
+    try Output.writeJSONArray(values) { try output.write(contentsOf: $0) }
+    try output.write(contentsOf: Array("\n".utf8))
+}
+
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply the embedded SQL migrations (a second run is a no-op).")
     @OptionGroup var database: DatabaseOptions

@@ -58,7 +58,8 @@ public struct CalendarDate: Sendable, Hashable, Comparable, Codable, CustomStrin
             throw LedgerError(error.code, "\(shown): " + (error.code == .nonexistentDate ? "no such date" : "expected YYYY-MM-DD or DD/MM/YYYY"))
         }
         guard ImportParser.acceptedYears.contains(date.year) else {
-            throw LedgerError(.nonexistentDate, "\(shown): the year must be between 1900 and 2999")
+            let years = ImportParser.acceptedYears
+            throw LedgerError(.nonexistentDate, "\(shown): the year must be between \(years.lowerBound) and \(years.upperBound)")
         }
         self = date
     }

@@ -109,8 +109,11 @@ public enum PostgresArrayLiteral {
         bytes.append(UInt8(ascii: "{"))
         for (index, value) in integers.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            guard var magnitude = UInt64(exactly: value.magnitude) else {
+                bytes.append(contentsOf: String(value).utf8)  // wider than 64 bits
+                continue
+            }
             if value < 0 { bytes.append(UInt8(ascii: "-")) }
-            var magnitude = UInt64(value.magnitude)
             let first = bytes.count
             repeat {
                 let (quotient, digit) = magnitude.quotientAndRemainder(dividingBy: 10)

@@ -12,21 +12,24 @@ public enum ListeningPorts {
     /// A random port inside that range may be the local end of an outgoing connection (a libpq
     /// client's) that no connect test sees, and the server then fails with "Address already in
     /// use"; outside it, only listeners take ports, and the bind check sees those.
+    /// When the ephemeral range covers every port from 10,000 up, any port that binds now.
     public static func unused() -> Int {
         let ephemeral = ephemeralRange()
-        for _ in 0..<200 {
-            let port = Int.random(in: 10_000...65_000)
-            if ephemeral.contains(port) { continue }
+        let outside = ephemeral.lowerBound > 10_000 || ephemeral.upperBound < 65_000
+        var port = 10_000
+        for _ in 0..<500 {
+            port = Int.random(in: 10_000...65_000)
+            if outside, ephemeral.contains(port) { continue }
             if canBind(port) { return port }
         }
-        return Int.random(in: 10_000..<ephemeral.lowerBound)
+        return port
     }
 
     /// `net.ipv4.ip_local_port_range`, or Linux's default when it cannot be read.
     static func ephemeralRange() -> ClosedRange<Int> {
         let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
         let bounds = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
-        guard bounds.count == 2, bounds[0] <= bounds[1], bounds[0] > 10_000 else { return 32_768...60_999 }
+        guard bounds.count == 2, bounds[0] <= bounds[1] else { return 32_768...60_999 }
         return bounds[0]...bounds[1]
     }
 

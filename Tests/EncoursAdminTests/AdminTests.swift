@@ -9,6 +9,31 @@ import Testing
 
 @Suite("Admin commands")
 struct AdminTests {
+    @Test("a JSON list written element by element is byte for byte the JSON of the whole list")
+    func streamedJSONArrays() throws {
+        struct Row: Encodable {
+            var id: Int
+            var name: String
+            var tags: [String]
+            var nested: [String: Int?]
+            var at: Date
+        }
+        var rows: [Row] = []
+        for index in 0..<2_000 {
+            let name: String = index % 3 == 0 ? "ligne 1\nligne 2 « \(index) » 😀 / \\" : "C\(index)"
+            let tags: [String] = index % 2 == 0 ? [] : ["a", "b"]
+            let nested: [String: Int?] = ["z": index, "a": nil]
+            rows.append(Row(id: index, name: name, tags: tags, nested: nested, at: Date(timeIntervalSince1970: Double(index) * 86_400.5)))
+        }
+        for list in [rows, Array(rows.prefix(1)), [Row]()] {
+            var written: [UInt8] = []
+            var pieces = 0
+            try Output.writeJSONArray(list) { written += $0; pieces += 1 }
+            #expect(String(decoding: written, as: UTF8.self) == (try Output.json(list)), "\(list.count) rows")
+            if list.count == rows.count { #expect(pieces > 1, "a long list is written in several pieces") }
+        }
+    }
+
     @Test("tables pad cells to the widest in characters and never cut one (emoji, accents, right-to-left text)")
     func tablePadding() {
         let rows = [["C1", "😀ab", "x"], ["C22", "Société Générale", "y"], ["C3", "شركة", "z"]]

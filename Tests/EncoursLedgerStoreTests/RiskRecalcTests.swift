@@ -1,5 +1,5 @@
 import EncoursLedger
-import EncoursLedgerStore
+@testable import EncoursLedgerStore
 import EncoursPostgres
 import EncoursTenancy
 import EncoursTestSupport
@@ -94,6 +94,16 @@ extension DunningFixture {
         return try await database.withConnection {
             try RiskView.list(tenantID: tenantID, customerID: customer, history: history, limit: nil, on: $0)
         }
+    }
+}
+
+@Suite("risk show's factors as the query lists them")
+struct RiskFactorsTextTests {
+    @Test("name:points pairs are read; anything else is left out")
+    func factorsText() {
+        #expect(RiskView.factors("") == [:])
+        #expect(RiskView.factors("overdue_share:-12,credit_limit:0,trend:3") == ["overdue_share": -12, "credit_limit": 0, "trend": 3])
+        #expect(RiskView.factors("bad,x:1.5,:3,y:4,z:") == ["y": 4])
     }
 }
 
